@@ -1,0 +1,123 @@
+"""Neuron, Layer and MLP: a neural network built from Values, as in the seeds.
+
+Weights are drawn with `random.uniform(-1, 1)` in the seeds' order (neuron by neuron,
+weight by weight), so `random.seed(42)` before building a model gives the seeds' model.
+"""
+
+import numbers
+import random
+
+from .engine import Value
+
+ACTIVATIONS = ('tanh', 'relu', 'sigmoid', 'linear')
+BIAS_INITS = ('zero', 'uniform')
+
+
+class Module:
+    """Anything with parameters: a list of Values that training adjusts."""
+
+    def parameters(self):
+        return []
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+def _check_size(what, n):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"{what} must be a positive whole number, got {n!r}")
+    return int(n)
+
+
+def _check_choice(what, value, choices):
+    if value not in choices:
+        raise ValueError(f"{what} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+class Neuron(Module):
+    """act(w . x + b): one weight per input, one bias."""
+
+    def __init__(self, nin, act='tanh', bias='zero', rng=None):
+        self.nin = _check_size('Neuron: nin (number of inputs)', nin)
+        self.act = _check_choice('Neuron: act', act, ACTIVATIONS)
+        _check_choice('Neuron: bias', bias, BIAS_INITS)
+        uniform = (rng or random).uniform
+        self.w = [Value(uniform(-1, 1)) for _ in range(self.nin)]
+        self.b = Value(uniform(-1, 1) if bias == 'uniform' else 0.0)
+
+    def __call__(self, x):
+        if len(x) != self.nin:
+            raise ValueError(f"Neuron expects {self.nin} inputs, got {len(x)}: {list(x)!r}")
+        # b + w0*x0 + w1*x1 + ..., in the seeds' order, so the sums round as theirs do
+        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        return act if self.act == 'linear' else getattr(act, self.act)()
+
+    def parameters(self):
+        return self.w + [self.b]
+
+    def __repr__(self):
+        return f"Neuron({self.nin}, act={self.act!r})"
+
+
+class Layer(Module):
+    """`nout` neurons that all read the same inputs."""
+
+    def __init__(self, nin, nout, **kwargs):
+        nout = _check_size('Layer: nout (number of neurons)', nout)
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+
+    def __call__(self, x):
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def __repr__(self):
+        first = self.neurons[0]
+        return f"Layer({first.nin}, {len(self.neurons)}, act={first.act!r})"
+
+
+class MLP(Module):
+    """Layers in a row: MLP(3, [4, 4, 1]) maps 3 inputs through 4 and 4 neurons to 1.
+
+    `act` is the activation of every layer; `out_act`, when given, replaces it in the
+    last layer (for example `act='relu', out_act='linear'` as in micrograd's demo).
+    """
+
+    def __init__(self, nin, nouts, act='tanh', out_act=None, bias='zero', rng=None):
+        nin = _check_size('MLP: nin (number of inputs)', nin)
+        if isinstance(nouts, numbers.Integral) or not list(nouts):
+            raise ValueError(f"MLP: nouts must be a non-empty list of layer sizes, "
+                             f"such as [4, 4, 1]; got {nouts!r}")
+        nouts = [_check_size('MLP: each layer size in nouts', n) for n in nouts]
+        self.act = act
+        self.out_act = act if out_act is None else out_act
+        sizes = [nin] + nouts
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], act=self.out_act if i == len(nouts) - 1 else act,
+                  bias=bias, rng=rng)
+            for i in range(len(nouts))
+        ]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    @property
+    def sizes(self):
+        """[nin, layer sizes...], e.g. [3, 4, 4, 1]."""
+        return [self.layers[0].neurons[0].nin] + [len(layer.neurons) for layer in self.layers]
+
+    def __repr__(self):
+        nin, *nouts = self.sizes
+        text = f"MLP({nin}, {nouts}, act={self.act!r}"
+        if self.out_act != self.act:
+            text += f", out_act={self.out_act!r}"
+        return text + f")  # {len(self.parameters())} parameters"
