@@ -159,7 +159,7 @@ def test_million_node_chain_forward_and_backward():
 
 
 def _live_values():
-    return sum(isinstance(o, Value) for o in gc.get_objects())
+    return sum(type(o) is Value for o in gc.get_objects())
 
 
 def test_values_are_freed_without_the_cycle_collector():

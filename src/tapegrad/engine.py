@@ -69,6 +69,16 @@ def _pow_number(x, k):
     return _pow(x, k)
 
 
+def _as_float(data):
+    if isinstance(data, Value):
+        raise TypeError(f"Value() takes a number, got a Value: {data!r}; "
+                        "use that Value itself, or its .data")
+    if not isinstance(data, numbers.Real):
+        raise TypeError(f"Value() takes a real number (int, float or NumPy scalar), "
+                        f"got {type(data).__name__}: {data!r}")
+    return float(data)
+
+
 def _lift(x):
     """A Value as it is; a plain number as a new constant leaf; NotImplemented otherwise."""
     if isinstance(x, Value):
@@ -95,16 +105,10 @@ class Value:
     __slots__ = ('data', 'grad', 'label', '_prev', '_op', '_arg')
 
     def __init__(self, data, _children=(), _op='', label='', _arg=None):
-        if isinstance(data, Value):
-            raise TypeError(f"Value() takes a number, got a Value: {data!r}; "
-                            "use that Value itself, or its .data")
-        if not isinstance(data, numbers.Real):
-            raise TypeError(f"Value() takes a real number (int, float or NumPy scalar), "
-                            f"got {type(data).__name__}: {data!r}")
-        self.data = float(data)
+        self.data = data if type(data) is float else _as_float(data)
         self.grad = 0.0
         self.label = label
-        self._prev = tuple(_children)  # inputs of the op, in order
+        self._prev = _children if type(_children) is tuple else tuple(_children)  # in order
         self._op = _op                 # name of the op that made this value; '' for a leaf
         self._arg = _arg               # the op's constant argument (the k of x ** k)
 
@@ -211,20 +215,22 @@ class Value:
 def topological_order(root):
     """Every value `root` depends on, each after all of its inputs; `root` last.
 
-    Depth-first like the recursive version in the seeds, with an explicit stack so that a
-    chain of a million values does not hit Python's recursion limit.
+    The seeds' recursive depth-first search, with the recursion replaced by a stack of
+    (value, iterator over its inputs), so that a chain of a million values does not hit
+    Python's recursion limit.
     """
-    order, visited = [], set()
-    stack = [(root, False)]
+    order, visited = [], {root}
+    stack = [(root, iter(root._prev))]
     while stack:
-        v, inputs_done = stack.pop()
-        if inputs_done:
+        v, inputs = stack[-1]
+        for child in inputs:
+            if child not in visited:  # descend into the first input not yet seen
+                visited.add(child)
+                stack.append((child, iter(child._prev)))
+                break
+        else:  # all inputs of v are in order: v can follow them
+            stack.pop()
             order.append(v)
-        elif v not in visited:
-            visited.add(v)
-            stack.append((v, True))
-            # pushed in reverse so that inputs are visited in their order in _prev
-            stack.extend((child, False) for child in reversed(v._prev) if child not in visited)
     return order
 
 
