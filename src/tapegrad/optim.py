@@ -1,0 +1,326 @@
+"""Optimisers and learning-rate schedules with PyTorch's names, arguments and arithmetic.
+
+An optimiser holds a list of Values (usually `model.parameters()`); `step()` moves each
+`p.data` against `p.grad`, and `zero_grad()` clears the grads before the next backward():
+
+    >>> from tapegrad import Value
+    >>> w = Value(3.0)
+    >>> opt = SGD([w], lr=0.1)
+    >>> for _ in range(3):
+    ...     opt.zero_grad()
+    ...     loss = w * w
+    ...     loss.backward()
+    ...     opt.step()
+    >>> round(w.data, 6)        # 3 * 0.8**3: each step multiplies w by 1 - 2*lr
+    1.536
+
+Each update is torch.optim's single-tensor formula, operation for operation and rounding
+for rounding, so in float64 the parameters follow PyTorch's trajectory step after step.
+`state_dict()` is plain data (floats, ints, lists) that json can write, and
+`load_state_dict()` of it continues a run exactly as if it had never stopped.
+"""
+
+import math
+import numbers
+
+from .engine import Value
+from .nn import _check_size
+
+
+def _exact_fma(a, b, c):
+    """a * b + c rounded once, from the exact integer fractions of the three floats."""
+    try:
+        (na, da), (nb, db), (nc, dc) = (a.as_integer_ratio(), b.as_integer_ratio(),
+                                        c.as_integer_ratio())
+        return (na * nb * dc + nc * da * db) / (da * db * dc)  # int / int rounds once
+    except (OverflowError, ValueError):  # inf or nan given, or a result beyond float range
+        return a * b + c
+
+
+# PyTorch's CPU kernels compute `x + alpha * y` (add with alpha, lerp, addcmul) as one fused
+# multiply-add, rounded once rather than twice; doing the same keeps us on its trajectory.
+# math.fma exists from Python 3.13.
+_fma = getattr(math, 'fma', _exact_fma)
+
+
+def _lerp(start, end, weight):
+    """start + weight * (end - start), rounded as torch.lerp rounds it."""
+    if abs(weight) < 0.5:
+        return _fma(weight, end - start, start)
+    return _fma(start - end, 1 - weight, end)
+
+
+def _check_number(owner, what, x, low=0.0, high=math.inf):
+    """x as a float, if it is a number with low <= x < high."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not low <= x < high:
+        bounds = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g})"
+        raise ValueError(f"{owner}: {what} must be a number {bounds}, got {x!r}")
+    return float(x)
+
+
+def _check_state(owner, state, names):
+    """`state` must have exactly the keys `names`, as the matching state_dict() gives."""
+    if not isinstance(state, dict) or set(state) != set(names):
+        keys = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{owner}.load_state_dict: expected the keys {sorted(names)}, got "
+                         f"{keys}; pass what {owner}.state_dict() returned")
+
+
+# ----------------------------------------------------------------------------------
+# Optimisers
+
+
+class Optimizer:
+    """A list of parameters and the settings and running state a subclass's step() uses.
+
+    Subclasses name the settings and the per-parameter buffers that make up their state.
+    """
+
+    _settings = ()  # hyper-parameters and counters, saved by state_dict()
+    _buffers = ()   # one float per parameter (or None before the first step)
+
+    def __init__(self, params):
+        name = type(self).__name__
+        if hasattr(params, 'parameters'):
+            raise TypeError(f"{name} takes a list of Values: pass model.parameters(), "
+                            "not the model")
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{name} got an empty list of parameters; "
+                             "pass model.parameters()")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{name}: parameter {i} must be a Value, "
+                                f"got {type(p).__name__}: {p!r}")
+
+    def zero_grad(self):
+        """Set every parameter's grad to 0, ready for the next backward()."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def state_dict(self):
+        """The settings and running state as plain data: json.dumps() can write it."""
+        state = {name: _plain(getattr(self, name)) for name in self._settings}
+        for name in self._buffers:
+            buffer = getattr(self, name)
+            state[name] = None if buffer is None else list(buffer)
+        return state
+
+    def load_state_dict(self, state):
+        """Take up a state_dict(): the next steps are those of the run that saved it."""
+        name = type(self).__name__
+        _check_state(name, state, self._settings + self._buffers)
+        for key in self._buffers:
+            buffer = state[key]
+            if buffer is not None and len(buffer) != len(self.params):
+                raise ValueError(f"{name}.load_state_dict: '{key}' holds {len(buffer)} "
+                                 f"values for {len(self.params)} parameters; was it saved "
+                                 "from another model?")
+        for key in self._settings:
+            value = state[key]
+            setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        for key in self._buffers:
+            setattr(self, key, None if state[key] is None else [float(x) for x in state[key]])
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum (heavy ball or Nesterov).
+
+    With the defaults a step is `p.data -= lr * p.grad`, rounded once as in PyTorch (the
+    seeds' and micrograd's loops round lr * p.grad first, so they can differ in the last
+    bit). Momentum keeps a running
+    velocity per parameter, buf = momentum * buf + (1 - dampening) * grad, and steps along
+    it; Nesterov steps along grad + momentum * buf instead. weight_decay adds
+    weight_decay * p to each gradient (an L2 penalty).
+    """
+
+    _settings = ('lr', 'momentum', 'dampening', 'weight_decay', 'nesterov')
+    _buffers = ('momentum_buffer',)
+
+    def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
+        super().__init__(params)
+        self.lr = _check_number('SGD', 'lr', lr)
+        self.momentum = _check_number('SGD', 'momentum', momentum)
+        self.dampening = _check_number('SGD', 'dampening', dampening)
+        self.weight_decay = _check_number('SGD', 'weight_decay', weight_decay)
+        if nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
+                             f"momentum={momentum!r}, dampening={dampening!r}")
+        self.nesterov = bool(nesterov)
+        self.momentum_buffer = None  # made from the first step's gradients
+
+    def step(self):
+        """Move every parameter one step against its gradient."""
+        first = self.momentum_buffer is None
+        if self.momentum != 0 and first:
+            self.momentum_buffer = [0.0] * len(self.params)
+        for i, p in enumerate(self.params):
+            grad = p.grad
+            if self.weight_decay != 0:
+                grad = _fma(self.weight_decay, p.data, grad)
+            if self.momentum != 0:
+                buf = self.momentum_buffer
+                buf[i] = grad if first else _fma(1 - self.dampening, grad,
+                                                 buf[i] * self.momentum)
+                grad = _fma(self.momentum, buf[i], grad) if self.nesterov else buf[i]
+            p.data = _fma(-self.lr, grad, p.data)
+
+
+class Adam(Optimizer):
+    """Adam: a step of lr along the running mean of the gradients over their running RMS.
+
+    exp_avg and exp_avg_sq are the running means of grad and grad**2 (with decay rates
+    betas), corrected for starting at zero. weight_decay adds weight_decay * p to each
+    gradient (an L2 penalty); AdamW decays the weights directly instead.
+
+    Every rounding is PyTorch's but one: math.sqrt is correctly rounded, PyTorch's float64
+    sqrt is not always (one input in 80 ends one ulp away), so trajectories can part in the
+    last digits.
+    """
+
+    _settings = ('lr', 'betas', 'eps', 'weight_decay', 'step_count')
+    _buffers = ('exp_avg', 'exp_avg_sq')
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
+        super().__init__(params)
+        name = type(self).__name__
+        self.lr = _check_number(name, 'lr', lr)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_check_number(name, 'betas[0]', betas[0], 0.0, 1.0),
+                      _check_number(name, 'betas[1]', betas[1], 0.0, 1.0))
+        self.eps = _check_number(name, 'eps', eps)
+        self.weight_decay = _check_number(name, 'weight_decay', weight_decay)
+        self.step_count = 0
+        self.exp_avg = [0.0] * len(self.params)
+        self.exp_avg_sq = [0.0] * len(self.params)
+
+    def step(self):
+        """Move every parameter one step against its gradient."""
+        self.step_count += 1
+        beta1, beta2 = self.betas
+        step_size = self.lr / (1 - beta1 ** self.step_count)
+        bias_correction2_sqrt = (1 - beta2 ** self.step_count) ** 0.5
+        for i, p in enumerate(self.params):
+            grad = p.grad
+            if self.weight_decay != 0:
+                if self.decoupled_weight_decay:
+                    p.data *= 1 - self.lr * self.weight_decay
+                else:
+                    grad = _fma(self.weight_decay, p.data, grad)
+            m = self.exp_avg[i] = _lerp(self.exp_avg[i], grad, 1 - beta1)
+            v = self.exp_avg_sq[i] = _fma((1 - beta2) * grad, grad, self.exp_avg_sq[i] * beta2)
+            denom = math.sqrt(v) / bias_correction2_sqrt + self.eps
+            p.data += -step_size * m / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: each step first shrinks p by lr * weight_decay * p."""
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+# ----------------------------------------------------------------------------------
+# Learning-rate schedules: call step() after each optimizer.step()
+
+
+class _Schedule:
+    """Sets optimizer.lr by a rule; a subclass's constructor ends with step 0, as in PyTorch."""
+
+    _saved = ()  # what state_dict() holds
+
+    def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__} takes an optimizer (SGD, Adam, ...), "
+                            f"got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.last_epoch = -1
+
+    def step(self):
+        """Advance one step and set the optimizer's lr for the next one."""
+        self.last_epoch += 1
+        self.optimizer.lr = self.last_lr = self._next_lr()
+
+    def get_last_lr(self):
+        """[the lr last set], a list as in PyTorch (which has one per parameter group)."""
+        return [self.last_lr]
+
+    def state_dict(self):
+        """Where the schedule stands, as plain data; the rule itself is not saved."""
+        return {name: getattr(self, name) for name in self._saved}
+
+    def load_state_dict(self, state):
+        """Take up a state_dict(): load the optimizer's state too, for its lr."""
+        _check_state(type(self).__name__, state, self._saved)
+        for name in self._saved:
+            setattr(self, name, state[name])
+
+
+class LambdaLR(_Schedule):
+    """lr = initial lr * lr_lambda(k) after k steps.
+
+    With the optimizer's lr at 1.0 and `linear_decay(100)` this is micrograd's demo schedule.
+    """
+
+    _saved = ('base_lr', 'last_epoch', 'last_lr')
+
+    def __init__(self, optimizer, lr_lambda):
+        super().__init__(optimizer)
+        if not callable(lr_lambda):
+            raise TypeError(f"LambdaLR: lr_lambda must be a function of the step number, "
+                            f"got {lr_lambda!r}")
+        self.lr_lambda = lr_lambda
+        self.base_lr = optimizer.lr
+        self.step()
+
+    def _next_lr(self):
+        return self.base_lr * self.lr_lambda(self.last_epoch)
+
+
+class LinearLR(_Schedule):
+    """lr scaled by a factor that moves linearly from start_factor to end_factor in
+    total_iters steps, then stays. Updated step by step as PyTorch does, so it rounds alike.
+    """
+
+    _saved = ('start_factor', 'end_factor', 'total_iters', 'last_epoch', 'last_lr')
+
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
+        if not 0 < start_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
+        if not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
+        super().__init__(optimizer)
+        self.start_factor, self.end_factor = start_factor, end_factor
+        self.total_iters = _check_size('LinearLR: total_iters', total_iters)
+        self.step()
+
+    def _next_lr(self):
+        lr, k = self.optimizer.lr, self.last_epoch
+        if k == 0:
+            return lr * self.start_factor
+        if k > self.total_iters:
+            return lr
+        change = self.end_factor - self.start_factor
+        return lr * (1.0 + change / (self.total_iters * self.start_factor + (k - 1) * change))
+
+
+def linear_decay(steps, start=1.0, end=0.1):
+    """k -> start - (start - end) * k / steps: from start at step 0 to end at step `steps`.
+
+    The defaults give micrograd's demo schedule, 1.0 - 0.9 * k / steps, to the last bit.
+    Use it as the lr itself or as LambdaLR's factor.
+
+    >>> f = linear_decay(100)
+    >>> f(0), f(50), f(100)
+    (1.0, 0.55, 0.09999999999999998)
+    """
+    _check_size('linear_decay: steps', steps)
+    return lambda k: start - (start - end) * k / steps
