@@ -7,10 +7,35 @@
     14.0
 """
 
+import importlib
+import sys
+
 from .engine import Value
 from .finitediff import GradcheckError, gradcheck, numerical_derivative
 from .nn import MLP, Layer, Module, Neuron
 
+# Names whose modules import NumPy, tqdm or numba: loaded on first use, so that
+# `import tapegrad` stays as quick as the engine itself.
+_LAZY = {
+    'fit': 'train', 'History': 'train', 'TrainingError': 'train',
+}
+
 __all__ = ['Value', 'Module', 'Neuron', 'Layer', 'MLP',
-           'numerical_derivative', 'gradcheck', 'GradcheckError']
+           'numerical_derivative', 'gradcheck', 'GradcheckError', *_LAZY]
 __version__ = '0.1.0'
+
+
+_SUBMODULES = ('losses', 'optim', 'data', 'train', 'viz', 'tape', 'expression', 'cli')
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f'.{_LAZY[name]}', __name__), name)
+    if name in _SUBMODULES:  # tapegrad.optim works without `import tapegrad.optim`
+        return importlib.import_module(f'.{name}', __name__)
+    raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
+
+
+if 'IPython' in sys.modules:  # in a notebook, a computed Value displays as its graph
+    from .viz import register_jupyter_display
+    register_jupyter_display()

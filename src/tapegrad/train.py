@@ -1,0 +1,250 @@
+"""fit(): the one training loop that the command line, the notebooks and users call.
+
+Each step is the seeds' loop: forward, loss, zero the gradients, backward, update.
+"""
+
+import functools
+import gc
+import math
+import random
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import losses, optim
+from .data import batches, check_dataset
+from .nn import Module
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss or gradient); the model keeps its last good state.
+
+    `error.history` holds the steps completed before it.
+    """
+
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
+
+
+@dataclass
+class History:
+    """What fit() saw, one float per step: the loss, the accuracy (where it applies), the lr."""
+
+    loss: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    engine: str = 'eager'
+    interrupted: bool = False
+
+    def __len__(self):
+        return len(self.loss)
+
+
+def as_floats(prediction):
+    """A model's output as floats: one float, or a list of them for a multi-output model."""
+    if isinstance(prediction, (list, tuple)):
+        return [p.data for p in prediction]
+    return prediction.data
+
+
+class EagerStep:
+    """Forward and backward over one batch with the eager engine.
+
+    `step(X, y)` returns (loss as a float, the model's outputs as floats) and leaves the
+    batch's gradients in the parameters' `.grad`. The tape's TapeStep keeps the same contract.
+    """
+
+    engine = 'eager'
+
+    def __init__(self, model, loss, l2=0.0):
+        self.model, self.loss, self.l2 = model, loss, l2
+
+    def __call__(self, X, y):
+        predictions = [self.model(x) for x in X]
+        loss = self.loss(predictions, y)
+        if self.l2:
+            loss = loss + losses.l2(self.model.parameters(), self.l2)
+        self.model.zero_grad()
+        loss.backward()
+        return loss.data, [as_floats(p) for p in predictions]
+
+
+LOSSES = {
+    'mse': functools.partial(losses.mse, reduction='mean'),
+    'hinge': losses.hinge,
+    'bce': losses.binary_cross_entropy,
+    'cross_entropy': losses.cross_entropy,
+}
+OPTIMIZERS = {'sgd': optim.SGD, 'adam': optim.Adam, 'adamw': optim.AdamW}
+ENGINES = ('auto', 'eager', 'tape')
+
+
+def accuracy(kind, outputs, targets):
+    """Fraction of samples classified right, or None where accuracy does not apply.
+
+    cross-entropy: the largest output is the class; bce: a positive logit means class 1;
+    otherwise, for targets that are all +1/-1 (hinge, or mse on the seeds' data), the sign.
+    """
+    if kind == 'cross_entropy':
+        right = [max(range(len(o)), key=o.__getitem__) == t for o, t in zip(outputs, targets)]
+    elif kind == 'bce':
+        right = [(o > 0) == (t == 1) for o, t in zip(outputs, targets)]
+    elif all(t in (-1, 1) for t in targets):
+        right = [(o > 0) == (t > 0) for o, t in zip(outputs, targets)]
+    else:
+        return None
+    return sum(right) / len(right)
+
+
+def _make_step(engine, model, loss, l2):
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
+    if engine in ('tape', 'auto'):
+        try:
+            from .tape import TapeStep
+        except ImportError:
+            if engine == 'tape':
+                raise
+        else:
+            return TapeStep(model, loss, l2=l2)
+    return EagerStep(model, loss, l2=l2)
+
+
+class _StopOnInterrupt:
+    """Ctrl-C during fit() stops at the end of the current step, never halfway through an
+    update; a second Ctrl-C interrupts at once."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size=None,
+        l2=0.0, engine='auto', seed=0, progress=True, callback=None):
+    """Train `model` on rows `X` with targets `y`; return the History, one entry a step.
+
+    loss       'mse' (mean), 'hinge' (labels +1/-1), 'bce' (labels 0/1, model gives logits),
+               'cross_entropy' (class indices, model gives one logit a class), or a
+               callable (predictions, targets) -> Value.
+    optimizer  'sgd', 'adam', 'adamw', or an optimizer built on model.parameters().
+    lr         a float, or a function of the step number giving the lr (a schedule such as
+               optim.linear_decay(steps)); by default 0.05 for a named optimizer, and an
+               optimizer object's own lr.
+    batch_size None trains on all of X each step; a number draws shuffled mini-batches,
+               seeded by `seed`.
+    l2         adds l2 * sum(p * p) over the parameters to the loss.
+    engine     'eager' builds the graph every step; 'tape' traces it once and replays it;
+               'auto' uses the tape where it is available.
+    callback   called as callback(step, history) after every step.
+
+    A non-finite loss or gradient stops training with TrainingError; the model keeps the
+    parameters it had before that step. Ctrl-C stops at the end of the current step and
+    returns the history so far, with `history.interrupted` set.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"fit() trains a tapegrad Module such as MLP, got {type(model).__name__}")
+    n_samples, _ = check_dataset(X, y)
+    kind = loss if isinstance(loss, str) else None
+    if kind is not None and kind not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))} or a function "
+                         f"(predictions, targets) -> Value; got {loss!r}")
+    loss_fn = LOSSES[kind] if kind else loss
+    schedule = lr if callable(lr) else None
+    if isinstance(optimizer, str):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))} "
+                             f"or an optimizer object; got {optimizer!r}")
+        start_lr = schedule(0) if schedule else (0.05 if lr is None else lr)
+        optimizer = OPTIMIZERS[optimizer](model.parameters(), lr=start_lr)
+    elif lr is not None and not schedule:
+        optimizer.lr = lr
+    step = _make_step(engine, model, loss_fn, l2)
+    history = History(engine=step.engine)
+    batch_stream = _batch_stream(X, y, batch_size, n_samples, seed)
+
+    bar = tqdm(range(steps), disable=not progress or not sys.stderr.isatty(),
+               desc='training', unit='step', leave=False)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the engine makes no reference cycles: the cycle collector would only cost time
+    try:
+        with _StopOnInterrupt() as interrupt:
+            for k in bar:
+                if schedule:
+                    optimizer.lr = schedule(k)
+                Xb, yb = next(batch_stream)
+                value, outputs = step(Xb, yb)
+                problem = _not_finite(k, value, model, optimizer.lr)
+                if problem:
+                    raise TrainingError(problem, history)
+                optimizer.step()
+                history.loss.append(value)
+                history.lr.append(optimizer.lr)
+                acc = accuracy(kind, outputs, yb)
+                if acc is not None:
+                    history.accuracy.append(acc)
+                bar.set_postfix(loss=f'{value:.4g}', **({'acc': f'{acc:.0%}'} if acc is not None else {}))
+                if callback is not None:
+                    callback(k, history)
+                if interrupt.requested:
+                    history.interrupted = True
+                    break
+    finally:
+        bar.close()
+        if gc_was_enabled:
+            gc.enable()
+    return history
+
+
+def _batch_stream(X, y, batch_size, n_samples, seed):
+    if batch_size is None or batch_size >= n_samples:
+        while True:
+            yield X, y
+    rng = np.random.RandomState(seed)
+    while True:
+        yield from batches(X, y, batch_size, shuffle=True, random_state=rng)
+
+
+def _not_finite(k, value, model, lr):
+    """What is not finite after step k's backward pass, as an error message; None if all is."""
+    advice = (f"the model keeps its parameters from before this step. A smaller learning rate "
+              f"(now {lr:g}) usually helps")
+    if not math.isfinite(value):
+        return f"step {k}: the loss is {value} (not finite); {advice}"
+    for i, p in enumerate(model.parameters()):
+        if not math.isfinite(p.grad):
+            return f"step {k}: the gradient of parameter {i} is {p.grad} (not finite); {advice}"
+    return None
+
+
+def lr_sweep(make_model, X, y, rates=(0.001, 0.01, 0.1, 1.0), steps=50, seed=42, **fit_kwargs):
+    """The Day 5 experiment: train a fresh model at each learning rate, from the same seed.
+
+    Returns {lr: list of losses}. A rate that blows up keeps the losses it had until then.
+    """
+    curves = {}
+    for rate in rates:
+        random.seed(seed)
+        model = make_model()
+        try:
+            curves[rate] = fit(model, X, y, lr=rate, steps=steps, progress=False, **fit_kwargs).loss
+        except TrainingError as error:
+            curves[rate] = error.history.loss
+    return curves
