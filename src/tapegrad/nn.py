@@ -7,6 +7,7 @@ weight by weight), so `random.seed(42)` before building a model gives the seeds'
 import numbers
 import random
 
+from . import checkpoint
 from .engine import Value
 
 ACTIVATIONS = ('tanh', 'relu', 'sigmoid', 'linear')
@@ -22,6 +23,34 @@ class Module:
     def zero_grad(self):
         for p in self.parameters():
             p.grad = 0.0
+
+    def config(self):
+        """The constructor arguments that rebuild this architecture (saved in checkpoints)."""
+        raise NotImplementedError(f"{type(self).__name__} does not describe its architecture")
+
+    def save(self, path, optimizer=None):
+        """Write architecture and parameters (and the optimizer's state) to a JSON file.
+
+        Written atomically: a crash mid-write leaves any previous file at `path` whole.
+        """
+        return checkpoint.write(path, self, optimizer)
+
+    @classmethod
+    def load(cls, path):
+        """A new model rebuilt from a file written by save(); `MLP.load('model.json')`."""
+        document = checkpoint.read(path)
+        if document.get('class') != cls.__name__:
+            raise checkpoint.CheckpointError(f"{path}: holds a {document.get('class')}, "
+                                             f"not a {cls.__name__}; load it with "
+                                             f"{document.get('class')}.load()")
+        try:
+            # a private generator: rebuilding must not advance the caller's random numbers
+            model = cls(**document['model'], rng=random.Random(0))
+        except (TypeError, ValueError) as error:
+            raise checkpoint.CheckpointError(f"{path}: cannot build a {cls.__name__} from "
+                                             f"{document['model']!r}: {error}") from None
+        checkpoint.restore_parameters(path, model, document)
+        return model
 
 
 def _check_size(what, n):
@@ -57,6 +86,9 @@ class Neuron(Module):
     def parameters(self):
         return self.w + [self.b]
 
+    def config(self):
+        return {'nin': self.nin, 'act': self.act}
+
     def __repr__(self):
         return f"Neuron({self.nin}, act={self.act!r})"
 
@@ -74,6 +106,10 @@ class Layer(Module):
 
     def parameters(self):
         return [p for n in self.neurons for p in n.parameters()]
+
+    def config(self):
+        first = self.neurons[0]
+        return {'nin': first.nin, 'nout': len(self.neurons), 'act': first.act}
 
     def __repr__(self):
         first = self.neurons[0]
@@ -109,6 +145,10 @@ class MLP(Module):
 
     def parameters(self):
         return [p for layer in self.layers for p in layer.parameters()]
+
+    def config(self):
+        nin, *nouts = self.sizes
+        return {'nin': nin, 'nouts': nouts, 'act': self.act, 'out_act': self.out_act}
 
     @property
     def sizes(self):

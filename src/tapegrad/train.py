@@ -11,10 +11,12 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import checkpoint as checkpoint_file
 from . import losses, optim
 from .data import batches, check_dataset
 from .nn import Module
@@ -138,7 +140,8 @@ class _StopOnInterrupt:
 
 
 def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size=None,
-        l2=0.0, engine='auto', seed=0, progress=True, callback=None):
+        l2=0.0, engine='auto', seed=0, progress=True, callback=None, checkpoint=None,
+        checkpoint_every=10, resume=False):
     """Train `model` on rows `X` with targets `y`; return the History, one entry a step.
 
     loss       'mse' (mean), 'hinge' (labels +1/-1), 'bce' (labels 0/1, model gives logits),
@@ -154,6 +157,10 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
     engine     'eager' builds the graph every step; 'tape' traces it once and replays it;
                'auto' uses the tape where it is available.
     callback   called as callback(step, history) after every step.
+    checkpoint a JSON file to save model, optimizer and progress into every
+               `checkpoint_every` steps, at the end, and when Ctrl-C stops training.
+    resume     continue from `checkpoint` if it exists: the run then ends exactly as one
+               that was never stopped, bit for bit.
 
     A non-finite loss or gradient stops training with TrainingError; the model keeps the
     parameters it had before that step. Ctrl-C stops at the end of the current step and
@@ -178,10 +185,22 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
         optimizer.lr = lr
     step = _make_step(engine, model, loss_fn, l2)
     history = History(engine=step.engine)
-    batch_stream = _batch_stream(X, y, batch_size, n_samples, seed)
+    batch_for_step = _batch_schedule(X, y, batch_size, n_samples, seed)
+    start = 0
+    if resume:
+        if checkpoint is None:
+            raise ValueError("resume=True needs checkpoint=PATH, the file to resume from")
+        start = _resume(checkpoint, model, optimizer, history, dict(seed=seed, batch_size=batch_size))
 
-    bar = tqdm(range(steps), disable=not progress or not sys.stderr.isatty(),
-               desc='training', unit='step', leave=False)
+    def save(k):
+        if checkpoint is not None:
+            progress_so_far = dict(step=k, seed=seed, batch_size=batch_size,
+                                   history=dict(loss=history.loss, accuracy=history.accuracy,
+                                                lr=history.lr))
+            checkpoint_file.write(checkpoint, model, optimizer, progress_so_far)
+
+    bar = tqdm(range(start, steps), disable=not progress or not sys.stderr.isatty(),
+               desc='training', unit='step', leave=False, initial=start, total=steps)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the engine makes no reference cycles: the cycle collector would only cost time
     try:
@@ -189,7 +208,7 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
             for k in bar:
                 if schedule:
                     optimizer.lr = schedule(k)
-                Xb, yb = next(batch_stream)
+                Xb, yb = batch_for_step(k)
                 value, outputs = step(Xb, yb)
                 problem = _not_finite(k, value, model, optimizer.lr)
                 if problem:
@@ -205,6 +224,9 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                     callback(k, history)
                 if interrupt.requested:
                     history.interrupted = True
+                if interrupt.requested or (k + 1) % checkpoint_every == 0 or k + 1 == steps:
+                    save(k + 1)
+                if interrupt.requested:
                     break
     finally:
         bar.close()
@@ -213,13 +235,39 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
     return history
 
 
-def _batch_stream(X, y, batch_size, n_samples, seed):
+def _batch_schedule(X, y, batch_size, n_samples, seed):
+    """step -> (X_batch, y_batch). Epoch e is shuffled by RandomState([seed, e]), so the
+    batch of any step is known without replaying the steps before it (for resume)."""
     if batch_size is None or batch_size >= n_samples:
-        while True:
-            yield X, y
-    rng = np.random.RandomState(seed)
-    while True:
-        yield from batches(X, y, batch_size, shuffle=True, random_state=rng)
+        return lambda k: (X, y)
+    per_epoch = -(-n_samples // batch_size)
+    epoch = {}
+
+    def batch_for_step(k):
+        e, i = divmod(k, per_epoch)
+        if e not in epoch:
+            epoch.clear()
+            epoch[e] = list(batches(X, y, batch_size, random_state=np.random.RandomState([seed, e])))
+        return epoch[e][i]
+    return batch_for_step
+
+
+def _resume(path, model, optimizer, history, settings):
+    """Load `path` into model, optimizer and history; the number of steps already done."""
+    if not Path(path).exists():
+        return 0
+    document = checkpoint_file.read(path)
+    checkpoint_file.restore_parameters(path, model, document)
+    checkpoint_file.restore_optimizer(path, optimizer, document)
+    progress = document.get('training') or {}
+    for key, value in settings.items():
+        if progress.get(key) != value:
+            raise checkpoint_file.CheckpointError(
+                f"{path}: saved by a run with {key}={progress.get(key)!r}, but this run has "
+                f"{key}={value!r}; resume with the same settings")
+    saved = progress['history']
+    history.loss, history.accuracy, history.lr = saved['loss'], saved['accuracy'], saved['lr']
+    return progress['step']
 
 
 def _not_finite(k, value, model, lr):
