@@ -73,8 +73,9 @@ class Neuron(Module):
         self.act = _check_choice('Neuron: act', act, ACTIVATIONS)
         _check_choice('Neuron: bias', bias, BIAS_INITS)
         uniform = (rng or random).uniform
-        self.w = [Value(uniform(-1, 1)) for _ in range(self.nin)]
-        self.b = Value(uniform(-1, 1) if bias == 'uniform' else 0.0)
+        # labelled, so that drawings of the graph name them
+        self.w = [Value(uniform(-1, 1), label=f'w{i + 1}') for i in range(self.nin)]
+        self.b = Value(uniform(-1, 1) if bias == 'uniform' else 0.0, label='b')
 
     def __call__(self, x):
         if len(x) != self.nin:
