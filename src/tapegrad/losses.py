@@ -69,6 +69,10 @@ def binary_cross_entropy(logits, targets):
     gradient is sigmoid(0) - y = 0.5 - y, as in PyTorch.
     """
     logits, targets = _paired('binary_cross_entropy', logits, targets)
+    for i, y in enumerate(targets):
+        if not isinstance(y, Value) and not 0 <= y <= 1:
+            raise ValueError(f"binary_cross_entropy: targets are probabilities from 0 to 1, "
+                             f"got {y!r} at index {i}; map -1/+1 labels to 0/1 with (y + 1) / 2")
     losses = []
     for z, y in zip(logits, targets):
         positive_part = z.relu()

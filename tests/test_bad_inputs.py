@@ -1,0 +1,137 @@
+"""The bad-input catalogue (docs/bad-input.md): one case a row, each one clear error.
+
+The table and this file must list the same ids: a row without a case, or a case without
+a row, fails the first test.
+"""
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tapegrad import MLP, Neuron, Value, fit
+from tapegrad.checkpoint import CheckpointError
+from tapegrad.data import DataError, day5, load_csv
+from tapegrad.losses import binary_cross_entropy, cross_entropy, hinge, mse
+from tapegrad.optim import SGD
+from tapegrad.train import TrainingError
+
+DOC = Path(__file__).resolve().parent.parent / 'docs' / 'bad-input.md'
+
+
+def raises(error, pattern):
+    return ('raises', error, pattern)
+
+
+def equals(value):
+    return ('equals', value)
+
+
+def csv_file(tmp_path, text):
+    path = tmp_path / 'data.csv'
+    path.write_text(text)
+    return path
+
+
+def truncated_checkpoint(tmp_path):
+    path = tmp_path / 'm.json'
+    MLP(2, [3, 1]).save(path)
+    path.write_text(path.read_text()[:200])
+    return MLP.load(path)
+
+
+def resume_other_architecture(tmp_path):
+    path = tmp_path / 'm.json'
+    MLP(3, [4, 1]).save(path)
+    X, y = day5()
+    return fit(MLP(3, [5, 1]), X, y, steps=1, progress=False, checkpoint=path, resume=True)
+
+
+def diverge(tmp_path):
+    X, y = day5()
+    return fit(MLP(3, [4, 4, 1], act='linear'), X, y, lr=10.0, steps=500, engine='eager', progress=False)
+
+
+def cli(*args):
+    return lambda tmp_path: subprocess.run([sys.executable, '-m', 'tapegrad', *args], cwd=tmp_path,
+                                           capture_output=True, text=True, timeout=120)
+
+
+def unwritable_out(tmp_path):
+    (tmp_path / 'file').write_text('')
+    return cli('train', '--steps', '1', '--out', 'file/sub')(tmp_path)
+
+
+a, b = Value(1.0), Value(2.0)
+X4, y4 = day5()
+
+CASES = {
+    'value-text': (lambda t: Value('1.0'), raises(TypeError, "got str: '1.0'")),
+    'value-none': (lambda t: Value(None), raises(TypeError, 'got NoneType')),
+    'value-complex': (lambda t: Value(1 + 2j), raises(TypeError, 'got complex')),
+    'value-list': (lambda t: Value([1.0]), raises(TypeError, 'got list')),
+    'value-nested': (lambda t: Value(Value(1.0)), raises(TypeError, 'got a Value.*use that Value itself')),
+    'op-text': (lambda t: Value(1.0) + 'a', raises(TypeError, "'Value' and 'str'")),
+    'exponent-text': (lambda t: Value(2.0) ** 'k', raises(TypeError, "'Value' and 'str'")),
+    'exponent-list': (lambda t: Value(2.0) ** [1], raises(TypeError, "'Value' and 'list'")),
+    'log-negative': (lambda t: Value(-1.0).log().data, equals(math.nan)),
+    'log-zero': (lambda t: Value(0.0).log().data, equals(-math.inf)),
+    'divide-zero': (lambda t: (1 / Value(0.0)).data, equals(math.inf)),
+    'exp-overflow': (lambda t: Value(1000.0).exp().data, equals(math.inf)),
+    'input-length': (lambda t: Neuron(3)([2.0, 3.0]), raises(ValueError, r'Neuron expects 3 inputs, got 2: \[2.0, 3.0\]')),
+    'layer-size-zero': (lambda t: MLP(3, [4, 0]), raises(ValueError, 'each layer size in nouts must be a positive whole number, got 0')),
+    'layer-size-negative': (lambda t: MLP(-3, [4]), raises(ValueError, r'nin \(number of inputs\) must be a positive whole number, got -3')),
+    'nouts-empty': (lambda t: MLP(3, []), raises(ValueError, r'nouts must be a non-empty list of layer sizes, such as \[4, 4, 1\]; got \[\]')),
+    'activation': (lambda t: MLP(3, [4, 1], act='gelu'), raises(ValueError, "act must be one of 'tanh', 'relu', 'sigmoid', 'linear'; got 'gelu'")),
+    'hinge-labels': (lambda t: hinge([a, b], [0, 1]), raises(ValueError, 'labels must be \\+1 or -1, got 0 at index 0; map 0/1 labels')),
+    'bce-targets': (lambda t: binary_cross_entropy([a], [2.0]), raises(ValueError, 'probabilities from 0 to 1, got 2.0 at index 0')),
+    'class-range': (lambda t: cross_entropy([[a, b]], [2]), raises(ValueError, 'class 2 at index 0 is out of range for 2 classes')),
+    'class-type': (lambda t: cross_entropy([[a, b]], [0.5]), raises(TypeError, 'must be an integer, got float 0.5')),
+    'loss-lengths': (lambda t: mse([a], [1.0, 2.0]), raises(ValueError, '1 predictions but 2 targets')),
+    'xy-lengths': (lambda t: fit(MLP(3, [1]), X4, y4[:2], progress=False), raises(DataError, 'X has 4 samples but y has 2')),
+    'dataset-empty': (lambda t: fit(MLP(3, [1]), [], [], progress=False), raises(DataError, 'the dataset is empty')),
+    'row-length': (lambda t: fit(MLP(2, [1]), [[1, 2], [1]], [1, -1], progress=False), raises(DataError, r'X\[1\] has 1 features, expected 2 like X\[0\]')),
+    'row-text': (lambda t: fit(MLP(2, [1]), [[1, 'x']], [1], progress=False), raises(DataError, r"X\[0\]\[1\] is not a number: 'x'")),
+    'csv-ragged': (lambda t: load_csv(csv_file(t, 'a,b,y\n1,2,0\n3,1\n')), raises(DataError, 'data.csv, line 3 has 2 columns; the header has 3')),
+    'csv-missing': (lambda t: load_csv(csv_file(t, 'a,b,y\n1,2,0\n3,,1\n')), raises(DataError, r"data.csv, line 3, column 2 \('b'\): missing value")),
+    'csv-text': (lambda t: load_csv(csv_file(t, 'a,b,y\n1,2,0\n3,x,1\n')), raises(DataError, r"data.csv, line 3, column 2 \('b'\): 'x' is not a number")),
+    'lr-negative': (lambda t: SGD([a], lr=-1), raises(ValueError, 'SGD: lr must be a number >= 0, got -1')),
+    'diverging': (diverge, raises(TrainingError, r'step \d+: the (loss|gradient).*\(not finite\).*keeps its parameters.*smaller learning rate')),
+    'checkpoint-truncated': (truncated_checkpoint, raises(CheckpointError, 'm.json: not valid JSON at line .*truncated or corrupted')),
+    'checkpoint-architecture': (resume_other_architecture, raises(CheckpointError, r'nouts=\[4, 1\].*not a MLP.*nouts=\[5, 1\]')),
+    'out-unwritable': (unwritable_out, ('cli', 1, 'cannot write to the output folder .*choose another with --out')),
+    'cli-unknown-command': (cli('nosuch'), ('cli', 2, "invalid choice: 'nosuch'")),
+    'cli-bad-number': (cli('train', '--steps', 'ten'), ('cli', 2, "argument --steps: invalid int value: 'ten'")),
+    'cli-bad-choice': (cli('train', '--loss', 'l1'), ('cli', 2, "argument --loss: invalid choice: 'l1'")),
+    'cli-no-dataset': (cli('train', '--dataset', 'nosuch'), ('cli', 1, "no dataset 'nosuch': give a CSV file or one of day5, exercise_2d, moons")),
+    'cli-bad-formula': (cli('graph', 'tanh(a +'), ('cli', 1, r"cannot read 'tanh\(a \+'")),
+}
+
+
+def test_the_table_and_the_cases_list_the_same_rows():
+    ids = re.findall(r'^\| ([a-z0-9-]+) \|', DOC.read_text(), flags=re.MULTILINE)[1:]  # [0] is the header
+    assert len(ids) == len(set(ids))
+    assert set(ids) == set(CASES)
+
+
+@pytest.mark.parametrize('row', list(CASES))
+def test_bad_input(row, tmp_path):
+    action, expected = CASES[row]
+    if expected[0] == 'raises':
+        _, error, pattern = expected
+        with pytest.raises(error, match=pattern):
+            action(tmp_path)
+    elif expected[0] == 'equals':
+        got = action(tmp_path)
+        assert (math.isnan(got) and math.isnan(expected[1])) or got == expected[1]
+    else:
+        _, status, pattern = expected
+        result = action(tmp_path)
+        assert result.returncode == status, result.stderr
+        assert 'Traceback' not in result.stderr
+        assert re.search(pattern, result.stderr), result.stderr
+        if status == 1:
+            assert len(result.stderr.strip().splitlines()) == 1
