@@ -208,8 +208,13 @@ class Value:
                 v.grad = 0.0
         self.grad = self.grad + 1.0 if not self._prev else 1.0
         for v in reversed(order):
-            if v._prev:
-                _BACKWARD[v._op](v)
+            v._backward()
+
+    def _backward(self):
+        """One step of the chain rule: pass this value's grad on to its inputs (a leaf has
+        none). backward() calls it on every value, from the output back."""
+        if self._prev:
+            _BACKWARD[self._op](self)
 
 
 def topological_order(root):
