@@ -29,6 +29,14 @@ def test_save_and_load_round_trip_every_bit(tmp_path, make):
     assert params(loaded) == params(model) and repr(loaded) == repr(model)
 
 
+def test_micrograd_models_save_and_load(tmp_path):
+    from micrograd import nn as mg
+    for model in [mg.MLP(2, [4, 1]), mg.Layer(3, 2, nonlin=False), mg.Neuron(2)]:
+        model.save(tmp_path / 'm.json')
+        loaded = type(model).load(tmp_path / 'm.json')
+        assert params(loaded) == params(model) and repr(loaded) == repr(model)
+
+
 def moons_run(tmp_path, **kwargs):
     X, labels = make_moons(n_samples=60, noise=0.1, random_state=0)
     y = [2 * t - 1 for t in labels]

@@ -22,6 +22,9 @@ class Neuron(nn.Neuron):
         super().__init__(nin, act='relu' if nonlin else 'linear')
         self.nonlin = nonlin
 
+    def config(self):
+        return {'nin': self.nin, 'nonlin': self.nonlin}
+
     def __repr__(self):
         return f"{'ReLU' if self.nonlin else 'Linear'}Neuron({self.nin})"
 
@@ -31,6 +34,10 @@ class Layer(nn.Layer):
 
     def __init__(self, nin, nout, **kwargs):  # tapegrad's Layer would build tapegrad Neurons
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+
+    def config(self):
+        return {'nin': self.neurons[0].nin, 'nout': len(self.neurons),
+                'nonlin': self.neurons[0].nonlin}
 
     def __repr__(self):
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
@@ -44,6 +51,10 @@ class MLP(nn.MLP):
         sizes = [nin] + list(nouts)
         self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1)
                        for i in range(len(nouts))]
+
+    def config(self):
+        nin, *nouts = self.sizes
+        return {'nin': nin, 'nouts': nouts}
 
     def __repr__(self):
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"

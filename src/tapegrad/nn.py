@@ -43,12 +43,14 @@ class Module:
             raise checkpoint.CheckpointError(f"{path}: holds a {document.get('class')}, "
                                              f"not a {cls.__name__}; load it with "
                                              f"{document.get('class')}.load()")
+        state = random.getstate()  # rebuilding draws weights: leave the caller's random as it was
         try:
-            # a private generator: rebuilding must not advance the caller's random numbers
-            model = cls(**document['model'], rng=random.Random(0))
+            model = cls(**document['model'])
         except (TypeError, ValueError) as error:
             raise checkpoint.CheckpointError(f"{path}: cannot build a {cls.__name__} from "
                                              f"{document['model']!r}: {error}") from None
+        finally:
+            random.setstate(state)
         checkpoint.restore_parameters(path, model, document)
         return model
 
