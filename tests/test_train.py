@@ -159,3 +159,34 @@ def test_accuracy_rules():
     assert accuracy('hinge', [0.3, -0.2], [1, 1]) == 0.5
     assert accuracy(None, [0.3, -0.2], [1.0, -1.0]) == 1.0
     assert accuracy('mse', [0.3], [0.25]) is None
+
+
+def branching_loss(predictions, targets):
+    # reads the numbers: a tape cannot replay this, the eager engine can
+    return sum((p - t) ** 2 if p.data > 0 else p * 0.0 for p, t in zip(predictions, targets))
+
+
+def margin_loss(predictions, targets):
+    # also reads the numbers, and mixes them with the (traced) targets
+    return sum((p - t) ** 2 if p.data * t < 1 else p * 0.0 for p, t in zip(predictions, targets))
+
+
+def test_auto_engine_uses_the_tape_and_falls_back_to_eager_for_data_dependent_code():
+    X, y = day5()
+    runs = {}
+    for engine, loss in [(e, f) for f in ('mse', branching_loss, margin_loss) for e in ('auto', 'eager')]:
+        random.seed(42)
+        runs[engine, loss] = fit(MLP(3, [4, 4, 1]), X, y, loss=loss, lr=0.05, steps=20, engine=engine,
+                                 progress=False)
+    assert runs['auto', 'mse'].engine == 'tape'
+    assert runs['auto', 'mse'].loss == runs['eager', 'mse'].loss
+    for loss in (branching_loss, margin_loss):
+        assert runs['auto', loss].engine == 'eager'
+        assert runs['auto', loss].loss == runs['eager', loss].loss
+
+
+def test_tape_engine_says_why_it_cannot_trace():
+    from tapegrad.tape import DataDependentError
+    X, y = day5()
+    with pytest.raises(DataDependentError, match='test_train.py'):
+        fit(MLP(3, [4, 1]), X, y, loss=branching_loss, steps=2, engine='tape', progress=False)

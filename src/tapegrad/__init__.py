@@ -17,7 +17,7 @@ from .nn import MLP, Layer, Module, Neuron
 # Names whose modules import NumPy, tqdm or numba: loaded on first use, so that
 # `import tapegrad` stays as quick as the engine itself.
 _LAZY = {
-    'fit': 'train', 'History': 'train', 'TrainingError': 'train',
+    'fit': 'train', 'History': 'train', 'TrainingError': 'train', 'compile': 'tape',
 }
 
 __all__ = ['Value', 'Module', 'Neuron', 'Layer', 'MLP',

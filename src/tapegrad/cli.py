@@ -279,8 +279,12 @@ def cmd_exercises(args):
 
 
 def cmd_bench(args):
-    from .tape.bench import main as bench_main
-    return bench_main(args.bench_args)
+    script = Path(__file__).resolve().parents[2] / 'benchmarks' / 'compiled.py'
+    if not script.is_file():
+        raise CommandError("tapegrad bench runs benchmarks/compiled.py from a source checkout "
+                           "of tapegrad (git clone, then pip install -e .)")
+    import runpy
+    return runpy.run_path(str(script))['main'](args.bench_args)
 
 
 # ----------------------------------------------------------------------------------

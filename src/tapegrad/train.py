@@ -103,17 +103,38 @@ def accuracy(kind, outputs, targets):
     return sum(right) / len(right)
 
 
+class AutoStep:
+    """The tape's step where the model and loss can be traced, else the eager one.
+
+    A model or loss that reads the numbers (`if x.data > 0`) cannot be replayed from a
+    tape. When the tape fails, this step and every one after it run eagerly: the eager
+    engine is the reference, so code it can run trains, and code it cannot run fails with
+    the eager engine's own error.
+    """
+
+    def __init__(self, model, loss, l2=0.0):
+        from .tape import TapeStep
+        self.eager = EagerStep(model, loss, l2=l2)
+        self.tape = TapeStep(model, loss, l2=l2)
+        self.engine = 'tape'
+
+    def __call__(self, X, y):
+        if self.tape is not None:
+            try:
+                return self.tape(X, y)
+            except Exception:  # parameters are untouched until the optimizer's step
+                self.tape, self.engine = None, 'eager'
+        return self.eager(X, y)
+
+
 def _make_step(engine, model, loss, l2):
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
-    if engine in ('tape', 'auto'):
-        try:
-            from .tape import TapeStep
-        except ImportError:
-            if engine == 'tape':
-                raise
-        else:
-            return TapeStep(model, loss, l2=l2)
+    if engine == 'tape':
+        from .tape import TapeStep
+        return TapeStep(model, loss, l2=l2)
+    if engine == 'auto':
+        return AutoStep(model, loss, l2=l2)
     return EagerStep(model, loss, l2=l2)
 
 
@@ -210,6 +231,7 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                     optimizer.lr = schedule(k)
                 Xb, yb = batch_for_step(k)
                 value, outputs = step(Xb, yb)
+                history.engine = step.engine
                 problem = _not_finite(k, value, model, optimizer.lr)
                 if problem:
                     raise TrainingError(problem, history)
