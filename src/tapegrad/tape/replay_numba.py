@@ -12,7 +12,9 @@ with one number per sample, and the inner loops run over the row, which the comp
 vectorises without changing any single sum.
 
 `cache=True` compiles once per machine; later processes load the machine code from
-numba's cache.
+numba's cache. Compiling is slow (seconds; the cost grows with every function and every
+loop), so the loops are few: four kernels, and helpers that are compiled into the
+kernels that call them, with no Python entry point and no cache entry of their own.
 """
 
 import math
@@ -27,8 +29,9 @@ OPCODES = {'+': 0, '*': 1, '/': 2, '**': 3,
            'dot': 10, 'matvec': 11, 'param': 12, 'input': 12, 'const': 12}
 ADD, MUL, DIV, POW, POWK, EXP, LOG, TANH, SIGMOID, RELU, DOT, MATVEC, LEAF = range(13)
 
-jit = njit(cache=True, error_model='numpy')  # IEEE results (x / 0 is inf), no exceptions
-helper = njit(cache=True, error_model='numpy')
+# error_model='numpy': IEEE results (x / 0 is inf), no exceptions
+jit = njit(cache=True, error_model='numpy', no_cfunc_wrapper=True)
+helper = njit(error_model='numpy', no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
 def lower(tape):
@@ -62,6 +65,8 @@ class NumbaReplay(Replay):
             self.flat_grads = np.zeros_like(self.flat)
             self.values = self.flat[P:].reshape(-1, 1)
             self.grads = self.flat_grads[P:].reshape(-1, 1)
+        else:  # rows the compiled loops work in, made once here
+            self.scratch = np.empty((4, batch))
 
     def forward(self, pvals, lo=0, hi=None):
         lo, hi = max(lo, self.first), len(self.code) if hi is None else hi
@@ -70,7 +75,7 @@ class NumbaReplay(Replay):
             forward_one(self.code, self.start, self.args, self.karg, self.flat, lo, hi)
         else:
             forward(self.code, self.start, self.args, self.karg, self.n_params, pvals,
-                    self.values, lo, hi)
+                    self.values, self.scratch, lo, hi)
 
     def backward(self, pvals, pgrad, order, lo=0, hi=None):
         lo, hi = max(lo, self.first), self.tape.backward_end if hi is None else hi
@@ -81,7 +86,7 @@ class NumbaReplay(Replay):
             pgrad[:] = self.flat_grads[:self.n_params]
         else:
             backward(self.code, self.start, self.args, self.karg, self.needs, self.n_params,
-                     pvals, pgrad, self.values, self.grads, order, lo, hi)
+                     pvals, pgrad, self.values, self.grads, order, self.scratch, lo, hi)
 
 
 # ----------------------------------------------------------------------------------
@@ -224,41 +229,32 @@ def _row(slot, P, pvals, values, scratch):
     return scratch
 
 
-@helper
-def _dot_into(dest, base, a_slots, x_slots, P, pvals, values, scratch):
-    """dest = ((base + a0*x0) + a1*x1) + ... for every sample."""
-    first = _row(base, P, pvals, values, scratch[0])
-    for k in range(dest.shape[0]):
-        dest[k] = first[k]
-    for t in range(a_slots.shape[0]):
-        a, x = a_slots[t], x_slots[t]
-        if a < P and x >= P:  # a weight times a row: the common case
-            w, row = pvals[a], values[x - P]
-            for k in range(dest.shape[0]):
-                dest[k] += w * row[k]
-        else:
-            ra = _row(a, P, pvals, values, scratch[0])
-            rx = _row(x, P, pvals, values, scratch[1])
-            for k in range(dest.shape[0]):
-                dest[k] += ra[k] * rx[k]
-
-
 @jit
-def forward(code, start, args, karg, P, pvals, values, lo, hi):
-    scratch = np.empty((2, values.shape[1]))
+def forward(code, start, args, karg, P, pvals, values, scratch, lo, hi):
     for n in range(lo, hi):
         op = code[n, 0]
         if op == LEAF:
             continue
         out, m, width = code[n, 1] - P, code[n, 2], code[n, 3]
         a = args[start[n]:start[n + 1]]
-        if op == DOT:
-            _dot_into(values[out], a[0], a[1::2], a[2::2], P, pvals, values, scratch)
-        elif op == MATVEC:  # args: x (width), W (m rows of width), b (m)
-            for j in range(m):  # (slices with a step, as the dot's: one compiled _dot_into)
-                W_j = a[width * (1 + j):width * (2 + j):1]
-                _dot_into(values[out + j], a[width * (1 + m) + j], W_j, a[:width:1],
-                          P, pvals, values, scratch)
+        if op == MATVEC:  # args: x (width), W (m rows of width), b (m); W and b are parameters
+            for j in range(m):
+                dest, bias = values[out + j], pvals[a[width * (1 + m) + j]]
+                for k in range(dest.shape[0]):
+                    dest[k] = bias
+                for i in range(width):
+                    w, row = pvals[a[width * (1 + j) + i]], values[a[i] - P]
+                    for k in range(dest.shape[0]):
+                        dest[k] += w * row[k]
+        elif op == DOT:  # args: b, a0, x0, a1, x1, ...: ((b + a0*x0) + a1*x1) + ...
+            dest, first = values[out], _row(a[0], P, pvals, values, scratch[0])
+            for k in range(dest.shape[0]):
+                dest[k] = first[k]
+            for t in range(1, a.shape[0], 2):
+                ra = _row(a[t], P, pvals, values, scratch[0])
+                rx = _row(a[t + 1], P, pvals, values, scratch[1])
+                for k in range(dest.shape[0]):
+                    dest[k] += ra[k] * rx[k]
         else:  # a[-1]: the second operand, or the only one again
             x = _row(a[0], P, pvals, values, scratch[0])
             y = _row(a[-1], P, pvals, values, scratch[1])
@@ -284,35 +280,6 @@ def _add_row(slot, terms, needs, P, pgrad, grads, order):
         row = grads[slot - P]
         for k in range(row.shape[0]):
             row[k] += terms[k]
-
-
-@helper
-def _add_products(slot, g, other, needs, P, pvals, pgrad, values, grads, order, scratch):
-    """slot.grad += g[k] * other[k], for each sample k (a '*' passing its gradient on)."""
-    if not needs[slot]:
-        return
-    factor = _row(other, P, pvals, values, scratch)
-    if slot < P:
-        for k in order:
-            pgrad[slot] += g[k] * factor[k]
-    else:
-        row = grads[slot - P]
-        for k in range(row.shape[0]):
-            row[k] += g[k] * factor[k]
-
-
-@helper
-def _dot_backward(g, base, a_slots, x_slots, needs, P, pvals, pgrad, values, grads, order,
-                  scratch):
-    """The chain's '+' and '*' nodes in the engine's order: last term first, the base
-    (added by the first '+') just before the first term's product."""
-    for t in range(a_slots.shape[0] - 1, -1, -1):
-        if t == 0:
-            _add_row(base, g, needs, P, pgrad, grads, order)
-        _add_products(a_slots[t], g, x_slots[t], needs, P, pvals, pgrad, values, grads, order,
-                      scratch)
-        _add_products(x_slots[t], g, a_slots[t], needs, P, pvals, pgrad, values, grads, order,
-                      scratch)
 
 
 @helper
@@ -369,8 +336,8 @@ def _matvec_backward(out, m, width, a, needs, P, pvals, pgrad, values, grads, or
 
 
 @jit
-def backward(code, start, args, karg, needs, P, pvals, pgrad, values, grads, order, lo, hi):
-    scratch = np.empty((4, values.shape[1]))
+def backward(code, start, args, karg, needs, P, pvals, pgrad, values, grads, order, scratch,
+             lo, hi):
     for n in range(hi - 1, lo - 1, -1):
         op, out = code[n, 0], code[n, 1]
         if op == LEAF or not needs[out]:
@@ -378,8 +345,20 @@ def backward(code, start, args, karg, needs, P, pvals, pgrad, values, grads, ord
         m, width = code[n, 2], code[n, 3]
         a = args[start[n]:start[n + 1]]
         if op == DOT:
-            _dot_backward(grads[out - P], a[0], a[1::2], a[2::2], needs, P, pvals, pgrad,
-                          values, grads, order, scratch[0])
+            # the chain's '+' and '*' nodes in the engine's order: the last term first,
+            # the base (added by the first '+') just before the first term's product
+            g, terms = grads[out - P], scratch[2]
+            for t in range(a.shape[0] - 2, 0, -2):  # a[t], a[t + 1]: a term's operands
+                if t == 1:
+                    _add_row(a[0], g, needs, P, pgrad, grads, order)
+                rx = _row(a[t + 1], P, pvals, values, scratch[0])
+                for k in range(g.shape[0]):
+                    terms[k] = g[k] * rx[k]
+                _add_row(a[t], terms, needs, P, pgrad, grads, order)
+                ra = _row(a[t], P, pvals, values, scratch[0])
+                for k in range(g.shape[0]):
+                    terms[k] = g[k] * ra[k]
+                _add_row(a[t + 1], terms, needs, P, pgrad, grads, order)
         elif op == MATVEC:
             _matvec_backward(out, m, width, a, needs, P, pvals, pgrad, values, grads, order)
         else:  # a[-1]: the second operand, or the only one again
