@@ -111,7 +111,12 @@ def _fused(ins, uses, made_by, chain):
     # (operand, where the engine adds its gradient): the base at the first '+', each
     # term's operands at its '*'
     moved = [(base, chain[0])] + [(s, p) for p in products for s in ins[p].args]
-    if any(_others_between(uses, s, at, root, members) for s, at in moved):
+    # per slot, only its earliest place matters: (earliest, root) covers the later ones,
+    # and checking each slot once keeps a wide sum (one weight read N times) linear
+    earliest = {}
+    for s, at in moved:
+        earliest[s] = min(at, earliest.get(s, at))
+    if any(_others_between(uses, s, at, root, members) for s, at in earliest.items()):
         return None
     args = (base,) + tuple(s for p in products for s in ins[p].args)
     return Instruction('dot', ins[root].out, args)
