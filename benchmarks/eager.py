@@ -84,6 +84,19 @@ def bytes_per_node(model, X, y, Value):
     return size / count_nodes(loss), count_nodes(loss)
 
 
+def chain_bytes_per_node(Value, n=1_000_000):
+    """Memory a node of a million-node chain (forward and backward) costs."""
+    tracemalloc.start()
+    x = Value(0.5)
+    y = x
+    for _ in range(n // 2):
+        y = y * 1.0   # an op node and its constant
+    y.backward()
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return size / count_nodes(y), count_nodes(y)
+
+
 def worker(engine, steps):
     """Runs in a fresh process; prints one JSON line of measurements."""
     if engine == 'micrograd':
@@ -101,6 +114,7 @@ def worker(engine, steps):
         times.append(time.perf_counter() - t0)
     result['step_s'] = times
     if engine == 'tapegrad':
+        result['chain_bytes_per_node'], result['chain_nodes'] = chain_bytes_per_node(Value)
         result['fit_eager_s'] = fit_step_times(steps, 'eager')
         result['fit_auto_s'] = fit_step_times(steps * 20, 'auto')
     print(json.dumps(result))
@@ -160,6 +174,8 @@ def main(argv=None):
           f"{ours['bytes_per_node']:14.0f}")
     print(f"{'tapegrad, fit(engine=eager)':28}{fit_eager * 1e3:12.1f}{mg / fit_eager:9.1f}x")
     print(f"{'tapegrad, fit() (the tape)':28}{fit_auto * 1e3:12.3f}{mg / fit_auto:9.0f}x")
+    print(f"\na chain of {ours['chain_nodes']:,} tapegrad nodes, forward and backward: "
+          f"{ours['chain_bytes_per_node']:.0f} bytes a node")
 
 
 if __name__ == '__main__':
