@@ -73,6 +73,7 @@ CASES = {
     'value-none': (lambda t: Value(None), raises(TypeError, 'got NoneType')),
     'value-complex': (lambda t: Value(1 + 2j), raises(TypeError, 'got complex')),
     'value-list': (lambda t: Value([1.0]), raises(TypeError, 'got list')),
+    'value-huge-int': (lambda t: Value(1.0) + 10**400, raises(ValueError, r'integer too large for a float: 10000000000000000000\.\.\. \(401 digits\)')),
     'value-nested': (lambda t: Value(Value(1.0)), raises(TypeError, 'got a Value.*use that Value itself')),
     'op-text': (lambda t: Value(1.0) + 'a', raises(TypeError, "'Value' and 'str'")),
     'exponent-text': (lambda t: Value(2.0) ** 'k', raises(TypeError, "'Value' and 'str'")),

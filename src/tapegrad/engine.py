@@ -76,7 +76,11 @@ def _as_float(data):
     if not isinstance(data, numbers.Real):
         raise TypeError(f"Value() takes a real number (int, float or NumPy scalar), "
                         f"got {type(data).__name__}: {data!r}")
-    return float(data)
+    try:
+        return float(data)
+    except OverflowError:  # an int beyond float's range, about 1.8e308
+        raise ValueError(f"Value() got an integer too large for a float: {str(data)[:20]}... "
+                         f"({len(str(data))} digits)") from None
 
 
 def _lift(x):
@@ -140,7 +144,7 @@ class Value:
             return Value(_pow(self.data, other.data), (self, other), '**')
         if not isinstance(other, numbers.Real):
             return NotImplemented
-        k = float(other)
+        k = _as_float(other)
         return Value(_pow_number(self.data, k), (self,), '**k', _arg=k)
 
     def __neg__(self):  # -x, exact: flipping a sign never rounds
