@@ -193,7 +193,7 @@ class Value:
         return Value(1.0 / (1.0 + _exp(-self.data)), (self,), 'sigmoid')
 
     def relu(self):
-        return Value(0.0 if self.data <= 0 else self.data, (self,), 'relu')  # nan stays nan
+        return Value(0.0 if self.data < 0 else self.data, (self,), 'relu')  # -0.0 and nan stay
 
     # -- backpropagation -----------------------------------------------------------
 

@@ -77,7 +77,7 @@ FORWARD = {
     'log': lambda x, k: _each(_log, x),
     'tanh': lambda x, k: _each(math.tanh, x),
     'sigmoid': lambda x, k: 1.0 / (1.0 + _each(_exp, -x)),
-    'relu': lambda x, k: np.where(x <= 0, 0.0, x),  # nan stays nan
+    'relu': lambda x, k: np.where(x < 0, 0.0, x),  # -0.0 and nan stay
 }
 
 

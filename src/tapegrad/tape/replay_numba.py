@@ -122,7 +122,7 @@ def _op(op, x, y, k):
         return math.tanh(x)
     if op == SIGMOID:
         return 1.0 / (1.0 + math.exp(-x))
-    return 0.0 if x <= 0 else x  # relu; nan stays nan
+    return 0.0 if x < 0 else x  # relu; -0.0 and nan stay
 
 
 @helper
