@@ -190,3 +190,16 @@ def test_tape_engine_says_why_it_cannot_trace():
     X, y = day5()
     with pytest.raises(DataDependentError, match='test_train.py'):
         fit(MLP(3, [4, 1]), X, y, loss=branching_loss, steps=2, engine='tape', progress=False)
+
+
+def test_detect_anomaly_names_the_op_where_training_first_goes_non_finite():
+    from tapegrad import AnomalyError
+    X, y = day5()
+    random.seed(42)
+    model = MLP(3, [4, 4, 1], act='linear')
+    # the weights grow each step until the squared error overflows: the first inf is
+    # mse's ** 2, found in the call that trains, in losses.py's mse
+    with pytest.raises(AnomalyError, match=r"'\*\* 2.0' of \[.*e\+\d+\] gave inf") as error:
+        fit(model, X, y, lr=10.0, steps=500, progress=False, detect_anomaly=True)
+    assert 'test_train.py' in str(error.value) and '(mse)' in str(error.value)
+    assert all(math.isfinite(p.data) for p in model.parameters())

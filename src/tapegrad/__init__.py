@@ -18,6 +18,7 @@ from .nn import MLP, Layer, Module, Neuron
 # `import tapegrad` stays as quick as the engine itself.
 _LAZY = {
     'fit': 'train', 'History': 'train', 'TrainingError': 'train', 'compile': 'tape',
+    'detect_anomaly': 'anomaly', 'AnomalyError': 'anomaly',
 }
 
 __all__ = ['Value', 'Module', 'Neuron', 'Layer', 'MLP',
@@ -25,7 +26,8 @@ __all__ = ['Value', 'Module', 'Neuron', 'Layer', 'MLP',
 __version__ = '0.1.0'
 
 
-_SUBMODULES = ('losses', 'optim', 'data', 'train', 'viz', 'tape', 'expression', 'cli')
+_SUBMODULES = ('losses', 'optim', 'data', 'train', 'viz', 'tape', 'expression', 'cli',
+               'anomaly', 'checkpoint', 'checker')
 
 
 def __getattr__(name):

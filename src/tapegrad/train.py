@@ -3,6 +3,7 @@
 Each step is the seeds' loop: forward, loss, zero the gradients, backward, update.
 """
 
+import contextlib
 import functools
 import gc
 import math
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from . import anomaly
 from . import checkpoint as checkpoint_file
 from . import losses, optim
 from .data import batches, check_dataset
@@ -162,7 +164,7 @@ class _StopOnInterrupt:
 
 def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size=None,
         l2=0.0, engine='auto', seed=0, progress=True, callback=None, checkpoint=None,
-        checkpoint_every=10, resume=False):
+        checkpoint_every=10, resume=False, detect_anomaly=False):
     """Train `model` on rows `X` with targets `y`; return the History, one entry a step.
 
     loss       'mse' (mean), 'hinge' (labels +1/-1), 'bce' (labels 0/1, model gives logits),
@@ -182,6 +184,9 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                `checkpoint_every` steps, at the end, and when Ctrl-C stops training.
     resume     continue from `checkpoint` if it exists: the run then ends exactly as one
                that was never stopped, bit for bit.
+    detect_anomaly  run every step eagerly inside tapegrad.detect_anomaly(): the first op
+               whose value or gradient is not finite raises AnomalyError, naming the op
+               and the line of your code that made it.
 
     A non-finite loss or gradient stops training with TrainingError; the model keeps the
     parameters it had before that step. Ctrl-C stops at the end of the current step and
@@ -204,7 +209,7 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
         optimizer = OPTIMIZERS[optimizer](model.parameters(), lr=start_lr)
     elif lr is not None and not schedule:
         optimizer.lr = lr
-    step = _make_step(engine, model, loss_fn, l2)
+    step = _make_step('eager' if detect_anomaly else engine, model, loss_fn, l2)
     history = History(engine=step.engine)
     batch_for_step = _batch_schedule(X, y, batch_size, n_samples, seed)
     start = 0
@@ -230,7 +235,8 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                 if schedule:
                     optimizer.lr = schedule(k)
                 Xb, yb = batch_for_step(k)
-                value, outputs = step(Xb, yb)
+                with anomaly.detect_anomaly() if detect_anomaly else contextlib.nullcontext():
+                    value, outputs = step(Xb, yb)
                 history.engine = step.engine
                 problem = _not_finite(k, value, model, optimizer.lr)
                 if problem:
