@@ -128,6 +128,8 @@ def test_interrupt_stops_after_a_whole_step_with_the_history_so_far():
     (dict(loss='l1'), ValueError, "loss must be one of 'mse', 'hinge', 'bce', 'cross_entropy'"),
     (dict(optimizer='rmsprop'), ValueError, "optimizer must be one of"),
     (dict(engine='gpu'), ValueError, "engine must be one of"),
+    (dict(steps=2.5), ValueError, "steps must be a whole number >= 0, got 2.5"),
+    (dict(checkpoint_every=0), ValueError, "checkpoint_every must be a whole number >= 1, got 0"),
     (dict(y=[1.0, -1.0]), DataError, "X has 4 samples but y has 2"),
     (dict(X=[], y=[]), DataError, "empty"),
 ])

@@ -195,6 +195,9 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
     if not isinstance(model, Module):
         raise TypeError(f"fit() trains a tapegrad Module such as MLP, got {type(model).__name__}")
     n_samples, _ = check_dataset(X, y)
+    for name, value, least in (('steps', steps, 0), ('checkpoint_every', checkpoint_every, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"fit: {name} must be a whole number >= {least}, got {value!r}")
     kind = loss if isinstance(loss, str) else None
     if kind is not None and kind not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))} or a function "
