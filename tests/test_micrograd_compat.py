@@ -20,7 +20,6 @@ finer than any real difference in behaviour would show.
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -29,7 +28,10 @@ from pathlib import Path
 import pytest
 import sklearn  # noqa: F401  (the demo script needs scikit-learn: fail here, not in a subprocess)
 
-import micrograd
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'benchmarks'))
+from reference import fetch_micrograd  # noqa: E402
+
+import micrograd  # noqa: E402
 import micrograd.engine
 import micrograd.nn
 import tapegrad
@@ -145,21 +147,13 @@ print([float(p.data) for p in model.parameters()])
 
 
 @pytest.fixture(scope='session')
-def real_micrograd(tmp_path_factory):
-    """A folder holding micrograd 0.1.0 as published on PyPI, fetched once per session."""
-    target = tmp_path_factory.mktemp('micrograd-0.1.0')
-    uv = shutil.which('uv')
-    if uv is None:
-        pytest.fail("uv is needed to fetch micrograd 0.1.0 from PyPI, the reference of these "
-                    "tests: install it (python3 -m pip install uv)")
-    fetch = subprocess.run(
-        [uv, 'pip', 'install', '--quiet', '--no-deps', '--target', str(target),
-         '--python', sys.executable, 'micrograd==0.1.0'],
-        capture_output=True, text=True)
-    if fetch.returncode != 0 or not (target / 'micrograd' / 'engine.py').exists():
-        pytest.fail("could not download micrograd 0.1.0 from PyPI, the reference of these "
-                    f"tests (network down?):\n{fetch.stderr}")
-    return target
+def real_micrograd():
+    """A folder holding micrograd 0.1.0 as published on PyPI (benchmarks fetch it the same way)."""
+    try:
+        return fetch_micrograd('0.1.0')
+    except RuntimeError as error:
+        pytest.fail(f"could not fetch micrograd 0.1.0 from PyPI, the reference of these tests "
+                    f"(network down?): {error}")
 
 
 def start(script, path, pythonpath):
