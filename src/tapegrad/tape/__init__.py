@@ -34,10 +34,12 @@ new data; `TapeStep` is fit()'s training step on the tape.
 
 Modules: tape.py (the format), trace.py (Value graph -> Tape), passes.py (fusing dots,
 grouping matvecs), replay.py (the NumPy replay, the reference), replay_numba.py (the
-same as compiled loops), api.py (`compile`), step.py (`TapeStep`, for fit()).
+same as compiled loops), backend.py (which of the two runs), api.py (`compile`),
+step.py (`TapeStep`, for fit()).
 """
 
-from .api import CompiledFunction, compile, default_backend, trace
+from .api import CompiledFunction, compile, trace
+from .backend import default_backend
 from .passes import fuse_dots, group_matvecs, optimize
 from .step import TapeStep
 from .tape import Instruction, Tape

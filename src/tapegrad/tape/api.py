@@ -8,34 +8,12 @@ import numbers
 
 import numpy as np
 
+from .backend import Backend
 from .passes import optimize
-from .replay import NumpyReplay
 from .trace import DataArgument, TapeError, check_untouched, tape_of, watching
 from ..engine import Value
 
-BACKENDS = ('numba', 'numpy')
 ONE_SAMPLE = np.zeros(1, dtype=np.int64)
-
-
-def default_backend():
-    """'numba' where numba is installed (the `fast` extra), else 'numpy'."""
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return 'numpy'
-    return 'numba'
-
-
-def _replay_class(backend):
-    if backend is None:
-        backend = default_backend()
-    if backend == 'numba':
-        from .replay_numba import NumbaReplay
-        return NumbaReplay
-    if backend == 'numpy':
-        return NumpyReplay
-    raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))} or None "
-                     f"(numba when installed); got {backend!r}")
 
 
 def _check_params(params):
@@ -146,6 +124,9 @@ def compile(fn, params, *, backend=None):
     code can choose ops by the numbers), tracing raises DataDependentError rather than
     replay the branch it saw for other data.
 
+    `backend`: 'numba', 'numpy', or None for numba's compiled loops where numba is
+    installed, replaying with NumPy until they are compiled (see backend.py).
+
         >>> from tapegrad import Value
         >>> w = Value(2.0)
         >>> step = compile(lambda x, y: (w * x - y) ** 2, [w])
@@ -160,10 +141,13 @@ class CompiledFunction:
 
     def __init__(self, fn, params, backend=None):
         self.fn, self.params = fn, _check_params(params)
-        self.replay_class = _replay_class(backend)
+        self.backend = Backend(backend)
         self._traced = {}  # shapes of the data -> (replay, template of the extra outputs)
 
     def __call__(self, *data):
+        if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
+            for shapes, (replay, template) in self._traced.items():
+                self._traced[shapes] = self.backend.replay_class(replay.tape, 1), template
         (replay, template), flat = self._traced_for(data)
         return self._run(replay, template, flat)
 
@@ -178,7 +162,7 @@ class CompiledFunction:
         flat = [x for _, f in parts for x in f]
         if shapes not in self._traced:
             tape, template = _trace(self.fn, self.params, data, flat)
-            self._traced[shapes] = self.replay_class(optimize(tape), 1), template
+            self._traced[shapes] = self.backend.replay_class(optimize(tape), 1), template
         return self._traced[shapes], flat
 
     def _run(self, replay, template, flat):

@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from .replay import Replay
+from .tape import Instruction, Tape
 
 OPCODES = {'+': 0, '*': 1, '/': 2, '**': 3,
            '**k': 4, 'exp': 5, 'log': 6, 'tanh': 7, 'sigmoid': 8, 'relu': 9,
@@ -87,6 +88,34 @@ class NumbaReplay(Replay):
         else:
             backward(self.code, self.start, self.args, self.karg, self.needs, self.n_params,
                      pvals, pgrad, self.values, self.grads, order, self.scratch, lo, hi)
+
+
+def is_cached():
+    """Does numba's cache hold the loops, compiled from this very source file?
+
+    Reads numba's cache index (numba internals: if they have moved, the answer is no
+    and the caller compiles as it would on a new machine).
+    """
+    try:
+        return all(kernel._cache._cache_file._load_index()
+                   for kernel in (forward_one, backward_one, forward, backward))
+    except Exception:  # noqa: BLE001 - any failure means "not known to be cached"
+        return False
+
+
+def warm_up():
+    """Compile the four loops (or load them from numba's cache) for the types replays use.
+
+    Any tape will do: a loop is compiled whole, whatever instructions it then meets.
+    """
+    tape = Tape([Instruction('param', (0,), (), 0), Instruction('input', (1,), (), 0),
+                 Instruction('dot', (2,), (0, 0, 1)), Instruction('relu', (3,), (2,))],
+                outputs=[3], backward_end=4)
+    order = np.zeros(1, dtype=np.int64)
+    for batch in (1, 2):
+        replay = NumbaReplay(tape, batch)
+        replay.forward(np.ones(1))
+        replay.backward(np.ones(1), np.zeros(1), order)
 
 
 # ----------------------------------------------------------------------------------

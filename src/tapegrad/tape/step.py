@@ -18,7 +18,8 @@ import numpy as np
 
 from ..engine import Value, topological_order
 from .api import (ONE_SAMPLE, CompiledFunction, _check_params, _flatten, _nest, _placeholders,
-                  _read, _replay_class, _seed, _value, _values_in, _write_grads)
+                  _read, _seed, _value, _values_in, _write_grads)
+from .backend import Backend
 from .passes import optimize
 from .tape import LEAVES
 from .trace import DataArgument, DataDependentError, TapeError, check_untouched, tape_of, watching
@@ -34,15 +35,16 @@ class TapeStep:
     floats, y the targets; the batch size may change from call to call. The model is
     traced at the first call: its parameters are the Values model.parameters() gives
     then (their .data is read at every call). `backend`: 'numba', 'numpy', or None for
-    numba where it is installed. A model that reads `.data` or compares its inputs
-    cannot be traced: the first call raises DataDependentError (use EagerStep).
+    numba where it is installed, NumPy until numba's loops are compiled (backend.py).
+    A model that reads `.data` or compares its inputs cannot be traced: the first call
+    raises DataDependentError (use EagerStep).
     """
 
     engine = 'tape'
 
     def __init__(self, model, loss, l2=0.0, *, backend=None):
         self.model, self.loss, self.l2 = model, loss, l2
-        self.backend, self.replay_class = backend, _replay_class(backend)
+        self.backend = Backend(backend)
         self.params = None
         self.targets_as_numbers = False  # the loss needs the targets' numbers (label indexing)
         self._models = {}  # row width -> _ModelTrace
@@ -53,6 +55,9 @@ class TapeStep:
         y_shape, y_flat = _flatten(y)
         if len(y) != len(X):
             raise TapeError(f"X has {len(X)} rows but y has {len(y)} targets")
+        if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
+            for plan in self._plans.values():
+                plan.rebuild(self.backend.replay_class)
         return self._plan(X, y, y_shape, y_flat).run(self, X, y, y_flat)
 
     def tapes(self, X, y):
@@ -208,7 +213,7 @@ class _Batched:
         self.reached, self.order = blocks.reached, blocks.order
         self.template = model.template
         _, sample_tape = model.tape(blocks.reached)
-        self.sample = step.replay_class(sample_tape, batch)
+        self.sample = step.backend.replay_class(sample_tape, batch)
         n_out = len(model.outputs)
         grad_inputs = range(batch * n_out)
         loss_tape = tape_of([traced_loss.loss], step.params, traced_loss.inputs,
@@ -223,7 +228,7 @@ class _Batched:
                                      if predictions.intersection(i.args)),)
         loss_tape = optimize(loss_tape)
         self.cut = loss_tape.boundaries[0]
-        self.loss = step.replay_class(loss_tape, 1)
+        self.loss = step.backend.replay_class(loss_tape, 1)
         # the model's outputs, in the model's order, as rows of the sample replay
         by_model_order = list(blocks.reached) + [j for j in range(n_out) if j not in blocks.reached]
         rows = {j: s - self.sample.n_params for j, s in zip(by_model_order, sample_tape.outputs)}
@@ -235,6 +240,10 @@ class _Batched:
 
     def tapes(self, X, y):
         return self.sample.tape, self.loss.tape
+
+    def rebuild(self, replay_class):
+        self.sample = replay_class(self.sample.tape, self.sample.batch)
+        self.loss = replay_class(self.loss.tape, 1)
 
     def run(self, step, X, y, y_flat):
         sample, loss = self.sample, self.loss
@@ -275,13 +284,16 @@ class _WholeBatch:
             return step.eager_loss(predictions, targets[0] if targets else y), predictions
 
         self.targets_as_numbers = step.targets_as_numbers
-        self.compiled = CompiledFunction(whole_batch, step.params, step.backend)
+        self.compiled = CompiledFunction(whole_batch, step.params, step.backend.requested)
 
     def data(self, X, y):
         return (X,) if self.targets_as_numbers else (X, y)
 
     def tapes(self, X, y):
         return (self.compiled.tape(*self.data(X, y)),)
+
+    def rebuild(self, replay_class):
+        pass  # its CompiledFunction moves to numba's loops by itself
 
     def run(self, step, X, y, y_flat):
         for p in step.params:

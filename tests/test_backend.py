@@ -1,0 +1,104 @@
+"""The default backend: NumPy while a separate process compiles numba's loops, then numba.
+
+Each test that needs an empty numba cache runs in a fresh process with NUMBA_CACHE_DIR
+set to a new folder: the process under test cannot have compiled anything yet.
+"""
+
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import pytest
+
+from tapegrad import MLP, losses
+from tapegrad.data import make_moons
+from tapegrad.tape import TapeStep, backend
+
+# Twin models trained in lockstep: one on the default backend, one on NumPy only. Their
+# numbers must agree to the last bit at every step, before, at and after the move.
+LOCKSTEP = """
+import random, sys, time
+from tapegrad import MLP, Value, losses
+from tapegrad.data import make_moons
+from tapegrad.tape import TapeStep, compile
+from tapegrad.tape.backend import COMPILER
+from tapegrad.tape import replay_numba
+
+X, labels = make_moons(40, noise=0.1, random_state=0)
+y = [2 * t - 1 for t in labels]
+models = [MLP(2, [8, 8, 1], act='relu', out_act='linear', rng=random.Random(1)) for _ in range(2)]
+steps = [TapeStep(models[0], losses.hinge, l2=1e-4), TapeStep(models[1], losses.hinge, l2=1e-4,
+                                                                backend='numpy')]
+w = [Value(0.5), Value(0.5)]
+fns = [compile(lambda x: (w[0] * x).tanh() ** 2, [w[0]]),
+       compile(lambda x: (w[1] * x).tanh() ** 2, [w[1]], backend='numpy')]
+seen = []
+for i in range(400):
+    if i == 3:
+        assert COMPILER.wait(timeout=600), 'the compiling process failed'
+    results = [step(X, y) for step in steps]
+    assert results[0] == results[1], (i, results)
+    for model in models:
+        for p in model.parameters():
+            p.data -= 0.05 * p.grad
+    for v in w:
+        v.grad = 0.0
+    assert [fn(0.3 + i / 100) for fn in fns] == [fn(0.3 + i / 100) for fn in fns[::-1]][::-1]
+    assert w[0].grad == w[1].grad and w[0].grad != 0.0
+    seen.append((steps[0].backend.active, fns[0].backend.active))
+    if seen[-1] == ('numba', 'numba'):
+        break
+assert [p.data for p in models[0].parameters()] == [p.data for p in models[1].parameters()]
+print(seen[0], seen[-1], len(seen), replay_numba.is_cached(), COMPILER.process is not None)
+print([dict(k.stats.cache_misses) for k in (replay_numba.forward_one, replay_numba.backward_one,
+                                            replay_numba.forward, replay_numba.backward)])
+"""
+
+
+def run(code, cache_dir):
+    env = dict(__import__('os').environ, NUMBA_CACHE_DIR=str(cache_dir))
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()
+
+
+def test_cold_cache_starts_on_numpy_and_moves_to_numba_with_the_same_bits(tmp_path):
+    first, last = run(LOCKSTEP, tmp_path)
+    # cold: the first steps ran on NumPy, a compiling process was started, and the
+    # replays moved to numba's loops right after it had filled the cache
+    assert first.startswith("('numpy', 'numpy') ('numba', 'numba') 4 True True"), first
+    # the loops the process compiled are the ones the replays call: no compiling here
+    assert last == '[{}, {}, {}, {}]', last
+    # warm: numba's loops from the first call, and no compiling process
+    first, last = run(LOCKSTEP, tmp_path)
+    assert first.startswith("('numba', 'numba') ('numba', 'numba') 1 True False"), first
+
+
+def test_explicit_backends_never_move():
+    assert TapeStep(MLP(2, [1]), losses.hinge, backend='numpy').backend.active == 'numpy'
+    assert TapeStep(MLP(2, [1]), losses.hinge, backend='numba').backend.active == 'numba'
+    with pytest.raises(ValueError, match="backend must be one of 'numba', 'numpy' or None"):
+        TapeStep(MLP(2, [1]), losses.hinge, backend='cuda')
+
+
+def test_a_failed_compile_warns_once_and_stays_on_numpy(monkeypatch):
+    failing = backend._Compiler()
+    failing.command = [sys.executable, '-c', 'raise SystemExit(3)']
+    monkeypatch.setattr(backend, 'COMPILER', failing)
+    monkeypatch.setattr('tapegrad.tape.replay_numba.is_cached', lambda: False)
+    X, labels = make_moons(10, noise=0.1, random_state=0)
+    y = [2 * t - 1 for t in labels]
+    step = TapeStep(MLP(2, [4, 1], out_act='linear'), losses.hinge)
+    reference = TapeStep(MLP(2, [4, 1], out_act='linear'), losses.hinge, backend='numpy')
+    for p, q in zip(step.model.parameters(), reference.model.parameters()):
+        q.data = p.data
+    assert step(X, y) == reference(X, y)
+    assert not failing.wait(timeout=60)
+    with pytest.warns(RuntimeWarning, match=r"compiling numba's loops failed \(exit code 3\)"):
+        assert step(X, y) == reference(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # once only
+        assert step(X, y) == reference(X, y)
+    assert step.backend.active == 'numpy'
