@@ -4,9 +4,9 @@ Each test that needs an empty numba cache runs in a fresh process with NUMBA_CAC
 set to a new folder: the process under test cannot have compiled anything yet.
 """
 
+import os
 import subprocess
 import sys
-import textwrap
 import warnings
 
 import pytest
@@ -57,7 +57,7 @@ print([dict(k.stats.cache_misses) for k in (replay_numba.forward_one, replay_num
 
 
 def run(code, cache_dir):
-    env = dict(__import__('os').environ, NUMBA_CACHE_DIR=str(cache_dir))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env,
                           timeout=900)
     assert done.returncode == 0, done.stderr
