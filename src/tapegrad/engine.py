@@ -2,78 +2,40 @@
 
 Every operation does two things:
 
-1. forward: compute the output's `data` and record its inputs (`_prev`) and op (`_op`);
-2. backward: a rule in `_BACKWARD` (bottom of this file) that, given the output's
-   gradient, adds d(output)/d(input) * output.grad into each input's `.grad`.
+1. forward: a method of Value computes the output's `data` and records its inputs
+   (`_prev`), the op's name (`_op`) and any number the op takes (`_arg`, the k of x ** k);
+2. backward: the op's rule, written right below its method, adds
+   d(output)/d(input) * output.grad into each input's `.grad`.
 
 `Value.backward()` orders the graph topologically (without recursion, so graphs of any
 depth work) and applies the rules from the output back to the leaves: the chain rule.
 
-The rules live in one table rather than in a closure on every node: a closure that
-refers to its own output makes each node a reference cycle, and collecting those cycles
-is most of the cost of a training step in the closure style. Standard library only.
+Each primitive op is declared once, by `@primitive` on its rule: the op's name, the
+method that computes it, how many Values it takes. `OPS` lists them, and everything else
+that needs to know the ops (the tape, anomaly detection, the formula reader, the
+pictures) reads that table. The other operators (`-`, `__radd__`, ...) are one-liners
+built from the primitives. The rules live in a table rather than in a closure on every
+node: a closure that refers to its own output makes each node a reference cycle, and
+collecting those cycles is most of the cost of a training step in the closure style.
+
+Standard library only. The end of the file holds the hooks that tools (the tape's
+tracer, anomaly detection) watch the engine through; a learner can stop before them.
 """
 
 import math
 import numbers
+import operator
+import sys
+import threading
 
-# ----------------------------------------------------------------------------------
-# IEEE-754 arithmetic: Python raises where PyTorch (and C) return inf or nan.
-
-
-def _exp(x):
-    try:
-        return math.exp(x)
-    except OverflowError:  # exp(1000)
-        return math.inf
-
-
-def _log(x):
-    if x > 0 or math.isnan(x):
-        return math.log(x)
-    return -math.inf if x == 0 else math.nan  # log(0), log(-1)
-
-
-def _div(a, b):
-    try:
-        return a / b
-    except ZeroDivisionError:  # a / ±0: ±inf, or nan for 0/0
-        if a == 0 or math.isnan(a):
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-
-
-def _is_odd_integer(y):
-    return y == int(y) and int(y) % 2 == 1 if math.isfinite(y) else False
-
-
-def _pow(x, y):
-    try:
-        return math.pow(x, y)
-    except OverflowError:  # too large: negative only for a negative base and odd power
-        return -math.inf if x < 0 and _is_odd_integer(y) else math.inf
-    except ValueError:
-        if x == 0:  # ±0 to a negative power
-            negative_zero = math.copysign(1.0, x) < 0
-            return -math.inf if negative_zero and _is_odd_integer(y) else math.inf
-        return math.nan  # a negative base to a fractional power
-
-
-def _pow_number(x, k):
-    # PyTorch computes x ** 0.5 as sqrt(x) and x ** -0.5 as 1 / sqrt(x); they differ from
-    # pow only at -0 and -inf (sqrt(-inf) is nan where pow(-inf, 0.5) is inf).
-    if k == 0.5:
-        return math.sqrt(x) if x >= 0 or math.isnan(x) else math.nan
-    if k == -0.5:
-        return _div(1.0, _pow_number(x, 0.5))
-    return _pow(x, k)
+from . import ieee
 
 
 def _as_float(data):
     if isinstance(data, Value):
         raise TypeError(f"Value() takes a number, got a Value: {data!r}; "
                         "use that Value itself, or its .data")
-    if not isinstance(data, numbers.Real):
+    if not isinstance(data, numbers.Real) and not _is_numpy_real(data):
         raise TypeError(f"Value() takes a real number (int, float or NumPy scalar), "
                         f"got {type(data).__name__}: {data!r}")
     try:
@@ -83,6 +45,12 @@ def _as_float(data):
                          f"({len(str(data))} digits)") from None
 
 
+def _is_numpy_real(data):
+    """A NumPy scalar of a real kind (np.bool_ is not a numbers.Real, yet True is)."""
+    dtype = getattr(data, 'dtype', None)
+    return getattr(data, 'ndim', None) == 0 and getattr(dtype, 'kind', '') in 'biuf'
+
+
 def _lift(x):
     """A Value as it is; a plain number as a new constant leaf; NotImplemented otherwise."""
     if isinstance(x, Value):
@@ -90,6 +58,56 @@ def _lift(x):
     if isinstance(x, numbers.Real):
         return Value(x)
     return NotImplemented
+
+
+# ----------------------------------------------------------------------------------
+# The table of ops
+
+
+class Op:
+    """A primitive op: its name (a node's `_op`), the Value method that makes it, how many
+    Values it takes, whether it also takes a number (the k of x ** k), and its rule."""
+
+    def __init__(self, name, method, n_inputs, takes_number, rule):
+        self.name, self.method, self.rule = name, method, rule
+        self.n_inputs, self.takes_number = n_inputs, takes_number
+
+    def call(self, *operands):
+        """The op applied as Python code applies it: `a + b`, `x ** k`, `x.tanh()`.
+
+        Works on anything with Value's operators and methods (PyTorch tensors too).
+        """
+        if self.method.startswith('__'):  # an operator: '__truediv__' is operator.truediv
+            return getattr(operator, self.method.strip('_'))(*operands)
+        return getattr(operands[0], self.method)(*operands[1:])
+
+    def shown(self, arg=None):
+        """The op as messages and drawings name a node of it: '*', or '** 2.0' for x ** 2."""
+        return f"{self.name[:-1]} {arg}" if self.takes_number else self.name
+
+    def __repr__(self):
+        return f"<op {self.name!r}: Value.{self.method}, {self.n_inputs} input(s)>"
+
+
+OPS = {}        # op name -> Op, in the order declared
+_BACKWARD = {}  # op name -> its rule: what backward() runs for a node made by that op
+_OP_CODE = set()  # the code of every op's method and rule (see WatchedValue)
+
+
+def primitive(name, method, takes_number=False):
+    """Declare the op `name`, made by `method`, with the decorated function as its rule.
+
+    The rule takes the op's output node and adds each input's share of `out.grad` into
+    that input's `.grad`. An op that also takes a number (kept in the node's `_arg`) ends
+    its name with k: '**k' is x ** k.
+    """
+    def declare(rule):
+        n_inputs = method.__code__.co_argcount - takes_number
+        OPS[name] = Op(name, method.__name__, n_inputs, takes_number, rule)
+        _BACKWARD[name] = rule
+        _OP_CODE.update((method.__code__, rule.__code__))  # their reads of .data are the op's
+        return staticmethod(rule)
+    return declare
 
 
 # ----------------------------------------------------------------------------------
@@ -114,12 +132,15 @@ class Value:
         self.label = label
         self._prev = _children if type(_children) is tuple else tuple(_children)  # in order
         self._op = _op                 # name of the op that made this value; '' for a leaf
-        self._arg = _arg               # the op's constant argument (the k of x ** k)
+        self._arg = _arg               # the number the op takes (the k of x ** k)
+        if _watchers:                  # a tool is watching some thread (end of this file)
+            _tell_watchers('created', self)
 
     def __repr__(self):
         return f"Value(data={self.data}, grad={self.grad})"
 
-    # -- arithmetic ----------------------------------------------------------------
+    # -- primitive ops: each one's value, and below it its rule ------------------------
+    # The rules' formulas are PyTorch's, term for term, so gradients agree to the last bit.
 
     def __add__(self, other):
         other = _lift(other)
@@ -127,25 +148,100 @@ class Value:
             return other
         return Value(self.data + other.data, (self, other), '+')
 
+    @primitive('+', __add__)
+    def _add_backward(out):  # d(a+b)/da = d(a+b)/db = 1
+        a, b = out._prev
+        a.grad += out.grad
+        b.grad += out.grad
+
     def __mul__(self, other):
         other = _lift(other)
         if other is NotImplemented:
             return other
         return Value(self.data * other.data, (self, other), '*')
 
+    @primitive('*', __mul__)
+    def _mul_backward(out):  # d(ab)/da = b, d(ab)/db = a
+        a, b = out._prev
+        a.grad += out.grad * b.data
+        b.grad += out.grad * a.data
+
     def __truediv__(self, other):
         other = _lift(other)
         if other is NotImplemented:
             return other
-        return Value(_div(self.data, other.data), (self, other), '/')
+        return Value(ieee.div(self.data, other.data), (self, other), '/')
+
+    @primitive('/', __truediv__)
+    def _div_backward(out):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+        a, b = out._prev
+        a.grad += ieee.div(out.grad, b.data)
+        b.grad += -out.grad * ieee.div(ieee.div(a.data, b.data), b.data)
 
     def __pow__(self, other):
         if isinstance(other, Value):  # x ** w: both base and exponent get gradients
-            return Value(_pow(self.data, other.data), (self, other), '**')
+            return Value(ieee.pow(self.data, other.data), (self, other), '**')
         if not isinstance(other, numbers.Real):
             return NotImplemented
-        k = _as_float(other)
-        return Value(_pow_number(self.data, k), (self,), '**k', _arg=k)
+        k = _as_float(other)  # x ** k for a number k: a constant exponent
+        return Value(ieee.pow_number(self.data, k), (self,), '**k', _arg=k)
+
+    @primitive('**', __pow__)
+    def _pow_backward(out):  # x^w: d/dx = w x^(w-1), d/dw = x^w log(x)
+        x, w = out._prev
+        if w.data != 0:
+            x.grad += out.grad * (w.data * ieee.pow(x.data, w.data - 1.0))
+        # at x = 0 and w >= 0 the slope in w is taken as 0, not 0 * log(0) = nan
+        w.grad += out.grad * (0.0 if x.data == 0 and w.data >= 0 else out.data * ieee.log(x.data))
+
+    @primitive('**k', __pow__, takes_number=True)
+    def _pow_number_backward(out):  # d(x^k)/dx = k x^(k-1); zero when k == 0, even at x = 0
+        (x,), k = out._prev, out._arg
+        if k != 0:
+            x.grad += out.grad * (k * ieee.pow_number(x.data, k - 1.0))
+
+    def exp(self):
+        return Value(ieee.exp(self.data), (self,), 'exp')
+
+    @primitive('exp', exp)
+    def _exp_backward(out):  # d exp(x)/dx = exp(x)
+        (x,) = out._prev
+        x.grad += out.grad * out.data
+
+    def log(self):
+        """Natural log; log(0) is -inf and log(x < 0) is nan, as in PyTorch."""
+        return Value(ieee.log(self.data), (self,), 'log')
+
+    @primitive('log', log)
+    def _log_backward(out):  # d log(x)/dx = 1/x
+        (x,) = out._prev
+        x.grad += ieee.div(out.grad, x.data)
+
+    def tanh(self):
+        return Value(math.tanh(self.data), (self,), 'tanh')
+
+    @primitive('tanh', tanh)
+    def _tanh_backward(out):  # d tanh(x)/dx = 1 - tanh(x)^2
+        (x,) = out._prev
+        x.grad += out.grad * (1.0 - out.data * out.data)
+
+    def sigmoid(self):
+        return Value(ieee.sigmoid(self.data), (self,), 'sigmoid')
+
+    @primitive('sigmoid', sigmoid)
+    def _sigmoid_backward(out):  # d sigmoid(x)/dx = (1 - s) s
+        (x,) = out._prev
+        x.grad += out.grad * (1.0 - out.data) * out.data
+
+    def relu(self):
+        return Value(0.0 if self.data < 0 else self.data, (self,), 'relu')  # -0.0 and nan stay
+
+    @primitive('relu', relu)
+    def _relu_backward(out):  # 1 where x > 0, else 0
+        (x,) = out._prev
+        x.grad += 0.0 if out.data <= 0 else out.grad
+
+    # -- built from the primitives -----------------------------------------------------
 
     def __neg__(self):  # -x, exact: flipping a sign never rounds
         return self * -1.0
@@ -176,25 +272,6 @@ class Value:
         other = _lift(other)
         return other if other is NotImplemented else other ** self
 
-    # -- functions -----------------------------------------------------------------
-
-    def exp(self):
-        return Value(_exp(self.data), (self,), 'exp')
-
-    def log(self):
-        """Natural log; log(0) is -inf and log(x < 0) is nan, as in PyTorch."""
-        return Value(_log(self.data), (self,), 'log')
-
-    def tanh(self):
-        return Value(math.tanh(self.data), (self,), 'tanh')
-
-    def sigmoid(self):
-        # exp(-x) overflows to inf for x < -709, and 1 / (1 + inf) is the right 0.0.
-        return Value(1.0 / (1.0 + _exp(-self.data)), (self,), 'sigmoid')
-
-    def relu(self):
-        return Value(0.0 if self.data < 0 else self.data, (self,), 'relu')  # -0.0 and nan stay
-
     # -- backpropagation -----------------------------------------------------------
 
     def backward(self):
@@ -211,12 +288,16 @@ class Value:
             if v._prev:
                 v.grad = 0.0
         self.grad = self.grad + 1.0 if not self._prev else 1.0
+        if _watchers:  # anomaly detection checks every rule (end of this file)
+            _watched_backward(order)
+            return
         for v in reversed(order):
-            v._backward()
+            if v._prev:
+                _BACKWARD[v._op](v)
 
     def _backward(self):
         """One step of the chain rule: pass this value's grad on to its inputs (a leaf has
-        none). backward() calls it on every value, from the output back."""
+        none). backward() does this for every value, from the output back."""
         if self._prev:
             _BACKWARD[self._op](self)
 
@@ -244,76 +325,109 @@ def topological_order(root):
 
 
 # ----------------------------------------------------------------------------------
-# Backward rules: one per op. Each adds d(out)/d(input) * out.grad to its inputs' grads.
-# The formulas are PyTorch's, term for term, so that gradients agree to the last bit.
+# Watching: how tools see what the engine does, without changing it
+#
+# The tape's tracer must see every Value a traced function makes, and every read of
+# `.data` by the function (a Python `if` on a number is invisible in the graph); anomaly
+# detection checks every new value and every backward rule. Each registers a *watcher*
+# for its own thread:
+#
+#     with watching(watcher, values=params): ...
+#
+# While it is registered, in that thread (and no other):
+#   - Value.__init__ calls watcher.created(v) for every new Value;
+#   - if the watcher has `reads = True`, new Values and `values` become WatchedValues,
+#     whose `.data`, read or set from code outside this file, calls watcher.read(v) or
+#     watcher.written(v) first (`values` turn back into plain Values at the end);
+#   - backward() calls watcher.rule_applied(v, grads_before) after each node's rule.
+# Other threads pay one dictionary lookup per new Value while some thread is watched,
+# and see no other difference.
+
+_watchers = {}     # thread id -> the watchers registered in that thread, innermost last
+_lock = threading.Lock()
+_turned = {}       # id -> [value, count]: `values` made WatchedValues, and by how many
+_DATA = Value.__dict__['data']  # the slot behind .data, read past the watchers
+_ENGINE = globals()
 
 
-def _add_backward(out):
-    a, b = out._prev
-    a.grad += out.grad
-    b.grad += out.grad
+class watching:
+    """Register `watcher` for the current thread while the `with` body runs."""
+
+    def __init__(self, watcher, values=()):
+        self.watcher, self.values = watcher, list(values) if watcher_reads(watcher) else []
+
+    def __enter__(self):
+        with _lock:
+            for v in self.values:
+                entry = _turned.setdefault(id(v), [v, 0])
+                entry[1] += 1
+                if type(v) is Value:
+                    v.__class__ = WatchedValue
+            thread = threading.get_ident()
+            _watchers[thread] = _watchers.get(thread, ()) + (self.watcher,)
+        return self.watcher
+
+    def __exit__(self, *exc):
+        with _lock:
+            thread = threading.get_ident()
+            mine = list(_watchers[thread])
+            mine.remove(self.watcher)
+            if mine:
+                _watchers[thread] = tuple(mine)
+            else:
+                del _watchers[thread]
+            for v in self.values:
+                entry = _turned[id(v)]
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del _turned[id(v)]
+                    if type(v) is WatchedValue:
+                        v.__class__ = Value
+        return False
 
 
-def _mul_backward(out):
-    a, b = out._prev
-    a.grad += out.grad * b.data
-    b.grad += out.grad * a.data
+def watcher_reads(watcher):
+    return getattr(watcher, 'reads', False)
 
 
-def _div_backward(out):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-    a, b = out._prev
-    a.grad += _div(out.grad, b.data)
-    b.grad += -out.grad * _div(_div(a.data, b.data), b.data)
+def _tell_watchers(event, value):
+    for watcher in _watchers.get(threading.get_ident(), ()):
+        if event == 'created' and type(value) is Value and watcher_reads(watcher):
+            value.__class__ = WatchedValue
+        tell = getattr(watcher, event, None)
+        if tell is not None:
+            tell(value)
 
 
-def _pow_const_backward(out):  # d(x^k)/dx = k x^(k-1); zero when k == 0, even at x = 0
-    (x,), k = out._prev, out._arg
-    if k != 0:
-        x.grad += out.grad * (k * _pow_number(x.data, k - 1.0))
+def _watched_backward(order):
+    watchers = [w for w in _watchers.get(threading.get_ident(), ()) if hasattr(w, 'rule_applied')]
+    for v in reversed(order):
+        if v._prev:
+            before = [x.grad for x in v._prev]
+            _BACKWARD[v._op](v)
+            for watcher in watchers:
+                watcher.rule_applied(v, before)
 
 
-def _pow_backward(out):  # x^w: d/dx = w x^(w-1), d/dw = x^w log(x)
-    x, w = out._prev
-    if w.data != 0:
-        x.grad += out.grad * (w.data * _pow(x.data, w.data - 1.0))
-    # at x = 0 and w >= 0 the slope in w is taken as 0, not 0 * log(0) = nan
-    w.grad += out.grad * (0.0 if x.data == 0 and w.data >= 0 else out.data * _log(x.data))
+class WatchedValue(Value):
+    """A Value made (or named) while a watcher that reads is registered: reading or setting
+    its `.data` from outside this file and the ops' own code tells the current thread's
+    watchers first."""
+
+    __slots__ = ()
+
+    @property
+    def data(self):
+        if _watchers and _outside_the_engine(sys._getframe(1)):
+            _tell_watchers('read', self)
+        return _DATA.__get__(self)
+
+    @data.setter
+    def data(self, number):
+        if _watchers and _outside_the_engine(sys._getframe(1)):
+            _tell_watchers('written', self)
+        _DATA.__set__(self, number)
 
 
-def _exp_backward(out):
-    (x,) = out._prev
-    x.grad += out.grad * out.data
-
-
-def _log_backward(out):
-    (x,) = out._prev
-    x.grad += _div(out.grad, x.data)
-
-
-def _tanh_backward(out):
-    (x,) = out._prev
-    x.grad += out.grad * (1.0 - out.data * out.data)
-
-
-def _sigmoid_backward(out):
-    (x,) = out._prev
-    x.grad += out.grad * (1.0 - out.data) * out.data
-
-
-def _relu_backward(out):
-    (x,) = out._prev
-    x.grad += 0.0 if out.data <= 0 else out.grad
-
-
-_BACKWARD = {
-    '+': _add_backward,
-    '*': _mul_backward,
-    '/': _div_backward,
-    '**k': _pow_const_backward,
-    '**': _pow_backward,
-    'exp': _exp_backward,
-    'log': _log_backward,
-    'tanh': _tanh_backward,
-    'sigmoid': _sigmoid_backward,
-    'relu': _relu_backward,
-}
+def _outside_the_engine(frame):
+    return frame.f_globals is not _ENGINE and frame.f_code not in _OP_CODE

@@ -6,9 +6,14 @@ unary minus, and the functions tanh, exp, log, relu, sigmoid.
 
 import ast
 
-from .engine import Value
+from .engine import OPS, Value
 
-FUNCTIONS = ('tanh', 'exp', 'log', 'relu', 'sigmoid')
+
+
+def functions():
+    """The engine's one-input ops that are methods, such as tanh: a formula writes tanh(x)."""
+    return tuple(op.method for op in OPS.values()
+                 if op.n_inputs == 1 and not op.takes_number and not op.method.startswith('_'))
 _BINARY = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
@@ -57,12 +62,12 @@ def parse_expression(text, variables):
             operand = build(node.operand)
             return -operand if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id in FUNCTIONS and len(node.args) == 1 and not node.keywords:
+                and node.func.id in functions() and len(node.args) == 1 and not node.keywords:
             operand = build(node.args[0])
             operand = operand if isinstance(operand, Value) else Value(operand)
             return getattr(operand, node.func.id)()
         raise ExpressionError(f"cannot use {ast.unparse(node)!r} in {text!r}: formulas take numbers, "
-                              f"variables, + - * / **, and the functions {', '.join(FUNCTIONS)}")
+                              f"variables, + - * / **, and the functions {', '.join(functions())}")
 
     out = build(tree.body)
     if not isinstance(out, Value):

@@ -5,15 +5,24 @@ the instruction's place in the tape. Moving or merging instructions is safe to t
 bit when every slot still receives its contributions in the same order; each pass checks
 exactly that before it rewrites anything, and leaves alone what it cannot prove.
 
-- `fuse_dots`: a neuron's `b + w0*x0 + w1*x1 + ...` is a chain of '+' and '*' nodes;
-  it becomes one 'dot' instruction that adds the same products in the same order.
+- `fuse_dots`: a neuron's `b + w0*x0 + w1*x1 + ...` is a chain of additions and
+  multiplications; it becomes one 'dot' instruction that adds the same products in the same order.
 - `group_matvecs`: dots that read the same inputs with their own parameters (a layer of
   neurons) become one 'matvec', so a replay can treat the weights as a matrix.
 """
 
 from bisect import bisect_right
 
+from ..engine import OPS
 from .tape import Instruction, Tape, renumber
+
+
+def _made_by(method):
+    """The name of the engine's op that Value.<method> makes."""
+    return next(op.name for op in OPS.values() if op.method == method)
+
+
+ADD, MUL = _made_by('__add__'), _made_by('__mul__')  # the two ops a dot is made of
 
 
 def optimize(tape):
@@ -62,7 +71,7 @@ def fuse_dots(tape):
 
     Only nodes read by nothing but the chain are absorbed. The dot replays the chain's
     backward in the engine's order (last term first; the base just before the first
-    term), at the place of the chain's last '+'; a chain is fused only if no other
+    term), at the place of the chain's last addition; a chain is fused only if no other
     instruction reads one of its operands in between, so no slot's order changes.
     """
     ins, uses = tape.instructions, _uses(tape)
@@ -73,21 +82,21 @@ def fuse_dots(tape):
         return (slot not in outputs and uses[slot] == [reader]
                 and ins[reader].args[operand] == slot)
 
-    def is_product_of(add):  # the second operand of a '+' is a '*' that only it reads
+    def is_product_of(add):  # the second operand of an addition is a product only it reads
         slot = ins[add].args[1]
-        return ins[made_by[slot]].op == '*' and only_read_by(slot, add, 1)
+        return ins[made_by[slot]].op == MUL and only_read_by(slot, add, 1)
 
     absorbed, placed = set(), []
     for root in reversed(range(len(ins))):
         if root in absorbed:
             continue
-        if ins[root].op != '+' or not is_product_of(root):
+        if ins[root].op != ADD or not is_product_of(root):
             placed.append((root, ins[root]))
             continue
-        chain = [root]  # the '+' nodes, last first
+        chain = [root]  # the additions, last first
         while True:
             first = made_by[ins[chain[-1]].args[0]]
-            if not (ins[first].op == '+' and only_read_by(ins[first].out[0], chain[-1], 0)
+            if not (ins[first].op == ADD and only_read_by(ins[first].out[0], chain[-1], 0)
                     and is_product_of(first)):
                 break
             chain.append(first)
@@ -102,14 +111,14 @@ def fuse_dots(tape):
 
 
 def _fused(ins, uses, made_by, chain):
-    """The dot that replaces `chain` ('+' nodes, last first), or None if order would change."""
+    """The dot that replaces `chain` (additions, last first), or None if order would change."""
     chain = chain[::-1]
     products = [made_by[ins[add].args[1]] for add in chain]
     members = set(chain) | set(products)
     root = chain[-1]
     base = ins[chain[0]].args[0]
-    # (operand, where the engine adds its gradient): the base at the first '+', each
-    # term's operands at its '*'
+    # (operand, where the engine adds its gradient): the base at the first addition,
+    # each term's operands at its product
     moved = [(base, chain[0])] + [(s, p) for p in products for s in ins[p].args]
     # per slot, only its earliest place matters: (earliest, root) covers the later ones,
     # and checking each slot once keeps a wide sum (one weight read N times) linear
@@ -140,8 +149,11 @@ def group_matvecs(tape):
             is_param[i.out[0]] = True
 
     def key(dot):
+        # a matvec's replays treat W and b as distinct parameters (a gradient each), so
+        # a dot that reads one parameter twice (w + 0.5 * w) stays a dot
         a, x = dot.args[1::2], dot.args[2::2]
-        if (not is_param[dot.args[0]] or not all(is_param[s] for s in a)
+        params = (dot.args[0],) + a
+        if (not all(is_param[s] for s in params) or len(set(params)) < len(params)
                 or any(is_param[s] for s in x) or len(set(x)) < len(x)):
             return None
         return x

@@ -10,15 +10,19 @@ order: the replay adds the samples' contributions in `order`, the order in which
 eager engine's backward() visits them (for a batch tape, every parameter is read once
 per sample, so that order is all there is to it).
 
-`NumpyReplay` is the reference: its backward rules are the engine's `_BACKWARD`, line
-for line, on rows instead of floats. The numba backend does the same in compiled loops.
+`NumpyReplay` is the reference. An op of the engine's table runs in one of two ways:
+its vectorised form in `VECTORISED` below (the engine's formula on rows instead of
+floats), or, for an op that has none, the engine's own method and rule number by
+number (`Elementwise`): slower, and the same bits by construction. The numba backend
+does the same in compiled loops.
 """
 
 import math
 
 import numpy as np
 
-from ..engine import _exp, _log, _pow, _pow_number
+from .. import ieee
+from ..engine import OPS, Value
 from .tape import LEAVES
 
 
@@ -67,22 +71,12 @@ def _fold(total, terms):
     return total
 
 
-FORWARD = {
-    '+': lambda a, b, k: a + b,
-    '*': lambda a, b, k: a * b,
-    '/': lambda a, b, k: a / b,  # IEEE division, as the engine's _div
-    '**': lambda x, w, k: _each(_pow, x, w),
-    '**k': lambda x, k: _each(lambda v: _pow_number(v, k), x),
-    'exp': lambda x, k: _each(_exp, x),
-    'log': lambda x, k: _each(_log, x),
-    'tanh': lambda x, k: _each(math.tanh, x),
-    'sigmoid': lambda x, k: 1.0 / (1.0 + _each(_exp, -x)),
-    'relu': lambda x, k: np.where(x < 0, 0.0, x),  # -0.0 and nan stay
-}
-
-
 class NumpyReplay(Replay):
     """Forward and backward with one NumPy operation per instruction (per term of a dot)."""
+
+    def __init__(self, tape, batch):
+        super().__init__(tape, batch)
+        self.rules = {op: rows_rule(op) for op in {i.op for i in tape.instructions} if op in OPS}
 
     def forward(self, pvals, lo=0, hi=None):
         self.pvals = pvals
@@ -93,7 +87,8 @@ class NumpyReplay(Replay):
                 elif ins.op == 'dot':
                     self._store(ins.out[0], self._dot(ins.args))
                 elif ins.op not in LEAVES:
-                    self._store(ins.out[0], FORWARD[ins.op](*map(self.value, ins.args), ins.arg))
+                    self._store(ins.out[0], self.rules[ins.op].forward(
+                        *map(self.value, ins.args), ins.arg))
 
     def backward(self, pvals, pgrad, order, lo=0, hi=None):
         """Add the gradients of instructions[lo:hi] (hi: backward_end) into their operands.
@@ -108,8 +103,15 @@ class NumpyReplay(Replay):
                     continue
                 if ins.op == 'matvec':
                     self._matvec_backward(ins)
+                elif ins.op == 'dot':
+                    self._dot_backward(ins)
                 else:
-                    BACKWARD[ins.op](self, ins, *map(self.value, ins.args))
+                    g, out = self.grad_row(ins.out[0]), self.row(ins.out[0])
+                    terms = self.rules[ins.op].backward(g, out, *map(self.value, ins.args),
+                                                        ins.arg)
+                    for slot, term in zip(ins.args, terms):  # in the rule's order
+                        if term is not None:
+                            self.add_grad(slot, term)
 
     def value(self, slot):
         return self.pvals[slot] if slot < self.n_params else self.row(slot)
@@ -122,6 +124,17 @@ class NumpyReplay(Replay):
         for a, x in zip(args[1::2], args[2::2]):
             total = total + self.value(a) * self.value(x)
         return total
+
+    def _dot_backward(self, ins):
+        """The chain's '+' and '*' nodes in the engine's order: last term first, the base
+        (added by the first '+') just before the first term's product."""
+        g, args = self.grad_row(ins.out[0]), ins.args
+        for t in reversed(range(len(args) // 2)):
+            if t == 0:
+                self.add_grad(args[0], g)
+            a, x = args[1 + 2 * t], args[2 + 2 * t]
+            self.add_grad(a, g * self.value(x))
+            self.add_grad(x, g * self.value(a))
 
     def add_grad(self, slot, term):
         """slot.grad += term: per sample for a row, summed in sample order for a parameter."""
@@ -151,6 +164,8 @@ class NumpyReplay(Replay):
         self.values[out] = Z
 
     def _matvec_backward(self, ins):
+        # group_matvecs makes sure W and b hold distinct parameters, so the gradients can
+        # be gathered, summed and scattered back as arrays
         x, W, b, out = self._matvec_parts(ins)
         G, Wv = self.grads[out], self.pvals[W]
         rows = [s - self.n_params for s in x]
@@ -169,85 +184,75 @@ class NumpyReplay(Replay):
 
 
 # ----------------------------------------------------------------------------------
-# Backward rules: the engine's, with rows for floats. `g` is the output's gradient row.
+# The engine's ops on rows. Each op's forward(*rows, k) gives its output row; its
+# backward(g, out, *rows, k) gives, in the order the engine's rule adds them, each
+# input's term (None where the rule adds nothing); g is the output's gradient row.
 
 
-def _add_backward(r, ins, a, b):
-    g = r.grad_row(ins.out[0])
-    r.add_grad(ins.args[0], g)
-    r.add_grad(ins.args[1], g)
+def rows_rule(op):
+    """The engine's op `op` on rows: its vectorised form, or the engine's own, number by number."""
+    return VECTORISED.get(op) or Elementwise(OPS[op])
 
 
-def _mul_backward(r, ins, a, b):
-    g = r.grad_row(ins.out[0])
-    r.add_grad(ins.args[0], g * b)
-    r.add_grad(ins.args[1], g * a)
+class Vectorised:
+    def __init__(self, forward, backward):
+        self.forward, self.backward = forward, backward
 
 
-def _div_backward(r, ins, a, b):
-    g = r.grad_row(ins.out[0])
-    r.add_grad(ins.args[0], g / b)
-    r.add_grad(ins.args[1], -g * ((a / b) / b))
+class Elementwise:
+    """An op with no vectorised form: the engine's method and rule, one number at a time."""
+
+    def __init__(self, op):
+        self.op = op
+
+    def _node(self, numbers, k):
+        inputs = [Value(x) for x in numbers]
+        return inputs, self.op.call(*inputs, *([k] if self.op.takes_number else []))
+
+    def forward(self, *rows_and_k):
+        *rows, k = rows_and_k
+        return _each(lambda *numbers: self._node(numbers, k)[1].data, *rows)
+
+    def backward(self, g, out, *rows_and_k):
+        *rows, k = rows_and_k
+        columns = [[] for _ in rows]
+        for numbers in zip(*(np.broadcast_to(r, g.shape).tolist() for r in (g,) + tuple(rows))):
+            inputs, node = self._node(numbers[1:], k)
+            node.grad = numbers[0]
+            self.op.rule(node)
+            for column, x in zip(columns, inputs):
+                column.append(x.grad)
+        return [np.array(column) for column in columns]
 
 
-def _pow_const_backward(r, ins, x):
-    k = ins.arg
-    if k != 0:
-        slope = k * _each(lambda v: _pow_number(v, k - 1.0), x)
-        r.add_grad(ins.args[0], r.grad_row(ins.out[0]) * slope)
-
-
-def _pow_backward(r, ins, x, w):
-    g, out = r.grad_row(ins.out[0]), r.row(ins.out[0])
+def _pow_backward(g, out, x, w, k):
     # adding 0.0 where the engine adds nothing changes no gradient: they start at +0.0
-    r.add_grad(ins.args[0], np.where(w != 0, g * (w * _each(_pow, x, w - 1.0)), 0.0))
-    r.add_grad(ins.args[1], g * np.where((x == 0) & (w >= 0), 0.0, out * _each(_log, x)))
+    return (np.where(w != 0, g * (w * _each(ieee.pow, x, w - 1.0)), 0.0),
+            g * np.where((x == 0) & (w >= 0), 0.0, out * _each(ieee.log, x)))
 
 
-def _exp_backward(r, ins, x):
-    r.add_grad(ins.args[0], r.grad_row(ins.out[0]) * r.row(ins.out[0]))
+def _pow_number_backward(g, out, x, k):
+    return (g * (k * _each(lambda v: ieee.pow_number(v, k - 1.0), x)) if k != 0 else None,)
 
 
-def _log_backward(r, ins, x):
-    r.add_grad(ins.args[0], r.grad_row(ins.out[0]) / x)
-
-
-def _tanh_backward(r, ins, x):
-    out = r.row(ins.out[0])
-    r.add_grad(ins.args[0], r.grad_row(ins.out[0]) * (1.0 - out * out))
-
-
-def _sigmoid_backward(r, ins, x):
-    out = r.row(ins.out[0])
-    r.add_grad(ins.args[0], r.grad_row(ins.out[0]) * (1.0 - out) * out)
-
-
-def _relu_backward(r, ins, x):
-    r.add_grad(ins.args[0], np.where(r.row(ins.out[0]) <= 0, 0.0, r.grad_row(ins.out[0])))
-
-
-def _dot_backward(r, ins, *operands):
-    """The chain's '+' and '*' nodes in the engine's order: last term first, the base
-    (added by the first '+') just before the first term's product."""
-    g, args = r.grad_row(ins.out[0]), ins.args
-    for t in reversed(range(len(args) // 2)):
-        if t == 0:
-            r.add_grad(args[0], g)
-        a, x = 1 + 2 * t, 2 + 2 * t
-        r.add_grad(args[a], g * operands[x])
-        r.add_grad(args[x], g * operands[a])
-
-
-BACKWARD = {
-    '+': _add_backward,
-    '*': _mul_backward,
-    '/': _div_backward,
-    '**k': _pow_const_backward,
-    '**': _pow_backward,
-    'exp': _exp_backward,
-    'log': _log_backward,
-    'tanh': _tanh_backward,
-    'sigmoid': _sigmoid_backward,
-    'relu': _relu_backward,
-    'dot': _dot_backward,
+VECTORISED = {
+    '+': Vectorised(lambda a, b, k: a + b,
+                    lambda g, out, a, b, k: (g, g)),
+    '*': Vectorised(lambda a, b, k: a * b,
+                    lambda g, out, a, b, k: (g * b, g * a)),
+    '/': Vectorised(lambda a, b, k: a / b,  # IEEE division, as ieee.div
+                    lambda g, out, a, b, k: (g / b, -g * ((a / b) / b))),
+    '**': Vectorised(lambda x, w, k: _each(ieee.pow, x, w), _pow_backward),
+    '**k': Vectorised(lambda x, k: _each(lambda v: ieee.pow_number(v, k), x),
+                      _pow_number_backward),
+    'exp': Vectorised(lambda x, k: _each(ieee.exp, x),
+                      lambda g, out, x, k: (g * out,)),
+    'log': Vectorised(lambda x, k: _each(ieee.log, x),
+                      lambda g, out, x, k: (g / x,)),
+    'tanh': Vectorised(lambda x, k: _each(math.tanh, x),
+                       lambda g, out, x, k: (g * (1.0 - out * out),)),
+    'sigmoid': Vectorised(lambda x, k: 1.0 / (1.0 + _each(ieee.exp, -x)),
+                          lambda g, out, x, k: (g * (1.0 - out) * out,)),
+    'relu': Vectorised(lambda x, k: np.where(x < 0, 0.0, x),  # -0.0 and nan stay
+                       lambda g, out, x, k: (np.where(out <= 0, 0.0, g),)),
 }

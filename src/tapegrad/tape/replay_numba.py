@@ -22,17 +22,26 @@ import math
 import numpy as np
 from numba import njit
 
+from ..engine import OPS
 from .replay import Replay
-from .tape import Instruction, Tape
+from .tape import LEAVES, Instruction, Tape
+from .trace import TapeError
 
-OPCODES = {'+': 0, '*': 1, '/': 2, '**': 3,
-           '**k': 4, 'exp': 5, 'log': 6, 'tanh': 7, 'sigmoid': 8, 'relu': 9,
-           'dot': 10, 'matvec': 11, 'param': 12, 'input': 12, 'const': 12}
-ADD, MUL, DIV, POW, POWK, EXP, LOG, TANH, SIGMOID, RELU, DOT, MATVEC, LEAF = range(13)
+# The engine's ops that these loops have formulas for (in _op and _op_grads below), then
+# the tape's own instructions. An op's code is its place in this list. A tape with an op
+# that is not here is refused by lower(), never computed as another op.
+KERNEL_OPS = ('+', '*', '/', '**', '**k', 'exp', 'log', 'tanh', 'sigmoid', 'relu')
+OPCODES = {op: code for code, op in enumerate(KERNEL_OPS + ('dot', 'matvec'))}
+OPCODES.update(dict.fromkeys(LEAVES, len(OPCODES)))
+ADD, MUL, DIV, POW, POWK, EXP, LOG, TANH, SIGMOID, RELU, DOT, MATVEC, LEAF = range(len(KERNEL_OPS) + 3)
 
 # error_model='numpy': IEEE results (x / 0 is inf), no exceptions
 jit = njit(cache=True, error_model='numpy', no_cfunc_wrapper=True)
 helper = njit(error_model='numpy', no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
+
+class MissingKernel(TapeError):
+    """numba's loops have no formula for an op of the tape: replay it with NumPy."""
 
 
 def lower(tape):
@@ -40,6 +49,10 @@ def lower(tape):
 
     For a matvec, m is the number of neurons and width that of inputs; otherwise m is 1.
     """
+    missing = sorted({i.op for i in tape.instructions} - set(OPCODES))
+    if missing:
+        raise MissingKernel(f"numba's loops have no formula for the op(s) "
+                            f"{', '.join(map(repr, missing))} (see 'Adding an op' in the README)")
     code = np.zeros((len(tape.instructions), 4), dtype=np.int64)
     karg = np.zeros(len(tape.instructions))
     start = np.zeros(len(tape.instructions) + 1, dtype=np.int64)
@@ -47,7 +60,7 @@ def lower(tape):
     for n, ins in enumerate(tape.instructions):
         m, width = ins.arg if ins.op == 'matvec' else (1, len(ins.args))
         code[n] = OPCODES[ins.op], ins.out[0], m, width
-        if ins.op == '**k':
+        if ins.op in OPS and OPS[ins.op].takes_number:
             karg[n] = ins.arg
         args.extend(ins.args)
         start[n + 1] = len(args)
@@ -103,6 +116,16 @@ def is_cached():
         return False
 
 
+def cache_key():
+    """This source file and numba's cache folder, as a short name (for compile_once's lock)."""
+    import hashlib
+    import os
+
+    import numba
+    where = f"{__file__}|{os.environ.get('NUMBA_CACHE_DIR', '')}|{numba.__version__}"
+    return hashlib.sha1(where.encode()).hexdigest()[:16]
+
+
 def warm_up():
     """Compile the four loops (or load them from numba's cache) for the types replays use.
 
@@ -151,7 +174,9 @@ def _op(op, x, y, k):
         return math.tanh(x)
     if op == SIGMOID:
         return 1.0 / (1.0 + math.exp(-x))
-    return 0.0 if x < 0 else x  # relu; -0.0 and nan stay
+    if op == RELU:
+        return 0.0 if x < 0 else x  # -0.0 and nan stay
+    raise AssertionError("an op without a formula here got past lower()")
 
 
 @helper
@@ -180,7 +205,9 @@ def _op_grads(op, x, y, out, g, k):
         return g * (1.0 - out * out), 0.0
     if op == SIGMOID:
         return g * (1.0 - out) * out, 0.0
-    return (0.0 if out <= 0 else g), 0.0  # relu
+    if op == RELU:
+        return (0.0 if out <= 0 else g), 0.0
+    raise AssertionError("an op without a formula here got past lower()")
 
 
 # ----------------------------------------------------------------------------------

@@ -6,9 +6,8 @@ Every instruction writes the slot(s) named by `out` from the slots in `args`:
     param     (), the parameter's index           its value, read at every call
     input     (), the number's index in the data  a number from the data arguments
     const     (), the value                       a number fixed by the function itself
-    + * / **  (a, b)                              the engine's op on a and b
-    **k       (x,), k                             x ** k for a number k
-    exp log tanh sigmoid relu  (x,)               the engine's function of x
+    + tanh .. (a,) or (a, b), the number it takes  the engine's op (any name in engine.OPS)
+                                                  on its inputs; `arg` is the k of x ** k
     dot       (b, a0, x0, a1, x1, ...)            ((b + a0*x0) + a1*x1) + ...  [fuse_dots]
     matvec    (x..., W row by row, b...), (m, n)  m dots that read the same n x's, into
                                                   m slots in a row             [group_matvecs]
@@ -21,10 +20,9 @@ backwards adds the same numbers in the same order and gets the same bits.
 
 from dataclasses import dataclass
 
+from ..engine import OPS
+
 LEAVES = ('param', 'input', 'const')
-UNARY = ('**k', 'exp', 'log', 'tanh', 'sigmoid', 'relu')
-BINARY = ('+', '*', '/', '**')
-ENGINE_OPS = BINARY + UNARY
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class Instruction:
     op: str
     out: tuple
     args: tuple = ()
-    arg: object = None  # param/input: an index; const: the value; '**k': k; matvec: (m, n)
+    arg: object = None  # param/input: an index; const: the value; x ** k: k; matvec: (m, n)
 
     def __str__(self):
         where = f"{self.out[0]}" if len(self.out) == 1 else f"{self.out[0]}:{self.out[-1] + 1}"
@@ -57,7 +55,7 @@ def _describe(ins):
         x, W, b = args[:n], args[n:n + n * m], args[n + n * m:]
         rows = ' '.join(_runs(W[j * n:(j + 1) * n]) for j in range(m))
         return f"{m}x{n}  x={_runs(x)}  W={_shorten(rows)}  b={_runs(b)}"
-    return ' '.join(map(str, args)) + (f"  k={arg!r}" if op == '**k' else '')
+    return ' '.join(map(str, args)) + (f"  k={arg!r}" if OPS[op].takes_number else '')
 
 
 def _runs(slots):

@@ -11,17 +11,19 @@ from ._common import layers_of
 def numpy_forward(model, X):
     """The outputs of an MLP, Layer or Neuron for each row of X: an array (rows, outputs).
 
-    Agrees with the eager model to the last bit or two: each neuron adds b + w1*x1 + w2*x2
-    + ... in the order `Neuron.__call__` does.
+    Agrees with the eager model to the last bit: each neuron adds b + w1*x1 + w2*x2 + ...
+    in the order `Neuron.__call__` does, and applies the engine's own activation.
     """
     import numpy as np  # here rather than at the top, so that importing tapegrad.viz stays fast
 
-    activations = {
-        'tanh': np.tanh,
-        'relu': lambda z: np.where(z <= 0, 0.0, z),  # nan stays nan, as in Value.relu
-        'sigmoid': lambda z: 1.0 / (1.0 + np.exp(-z)),
-        'linear': lambda z: z,
-    }
+    from ..tape.replay import rows_rule  # the tape's NumPy replay: the engine's formulas on rows
+
+    def activation(name):
+        if name == 'linear':
+            return lambda z: z
+        rule = rows_rule(name)
+        return lambda z: rule.forward(z, None)
+
     layers = layers_of(model)
     h = np.asarray(X, dtype=float)
     nin = layers[0][0].nin
@@ -34,5 +36,5 @@ def numpy_forward(model, X):
             z = np.tile([n.b.data for n in neurons], (len(h), 1))
             for j in range(weights.shape[1]):
                 z = z + weights[:, j] * h[:, j:j + 1]
-            h = np.column_stack([activations[n.act](z[:, i]) for i, n in enumerate(neurons)])
+            h = np.column_stack([activation(n.act)(z[:, i]) for i, n in enumerate(neurons)])
     return h

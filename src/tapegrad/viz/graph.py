@@ -7,7 +7,7 @@ per operation, with edges input -> operation -> output: what the seeds' `draw_do
 import math
 import re
 
-from ..engine import Value, topological_order
+from ..engine import OPS, Value, topological_order
 from ._common import finish, largest_finite, require, short
 
 RANKDIRS = ('LR', 'TB', 'RL', 'BT')
@@ -112,9 +112,10 @@ def count_values(root, stop_after):
 
 def op_name(v):
     """The op that made `v` as code writes it: '+', 'tanh', '**2' (its exponent shown)."""
-    if v._op == '**k':
+    op = OPS.get(v._op)
+    if op is not None and op.takes_number:
         k = v._arg
-        return f"**{int(k) if k.is_integer() else short(k)}"
+        return op.shown(int(k) if k.is_integer() else short(k)).replace(' ', '')
     return v._op
 
 
