@@ -2,12 +2,14 @@
 
 import math
 import random
+import re
+import threading
 
 import pytest
 import torch
 
 from tapegrad import MLP, Value, engine
-from tapegrad.anomaly import OP_METHODS, AnomalyError, detect_anomaly
+from tapegrad.anomaly import AnomalyError, detect_anomaly
 from torchref import same_float, tapegrad_value_and_grads, torch_value_and_grads
 
 HERE = __file__
@@ -158,55 +160,74 @@ def test_a_training_step_gives_the_same_gradients_as_without_the_context():
 
 
 # ----------------------------------------------------------------------------------
-# The engine is put back exactly
+# The engine is never changed, and only the thread inside the `with` is checked
 
 
 def engine_as_it_is():
-    return {name: Value.__dict__[name] for name in OP_METHODS}, dict(engine._BACKWARD)
+    return dict(vars(Value)), dict(engine._BACKWARD), dict(engine.OPS)
 
 
-def test_the_engine_is_restored_on_exit_and_after_an_exception():
-    methods, rules = engine_as_it_is()
+def test_the_engine_is_never_patched_even_after_an_exception():
+    before = engine_as_it_is()
     with detect_anomaly():
-        assert all(Value.__dict__[name] is not methods[name] for name in OP_METHODS)
-    assert engine_as_it_is() == (methods, rules)
+        assert engine_as_it_is() == before
     with pytest.raises(ZeroDivisionError):
         with detect_anomaly():
             1 / 0
-    assert engine_as_it_is() == (methods, rules)
     with pytest.raises(AnomalyError):
         with detect_anomaly():
             Value(0.0).log()
-    now_methods, now_rules = engine_as_it_is()
-    assert all(now_methods[name] is methods[name] for name in OP_METHODS)
-    assert now_rules.keys() == rules.keys() and all(now_rules[op] is rules[op] for op in rules)
+    assert engine_as_it_is() == before
     assert Value(0.0).log().data == -math.inf  # IEEE results again, no error
+    assert not engine._watchers
 
 
 def test_nested_contexts_keep_checking_until_the_outermost_exits():
-    methods, rules = engine_as_it_is()
     with detect_anomaly():
         with detect_anomaly():
             Value(1.0).log()
         with pytest.raises(AnomalyError):
             Value(0.0).log()
-    assert engine_as_it_is() == (methods, rules)
+    assert Value(0.0).log().data == -math.inf
+
+
+def test_other_threads_are_neither_checked_nor_changed():
+    inside, outside = threading.Event(), threading.Event()
+    seen = {}
+
+    def eager_user():  # runs while the main thread is inside detect_anomaly()
+        inside.wait()
+        x = Value(0.0)
+        y = x.log() * 2.0
+        y.backward()
+        seen['result'] = (y.data, x.grad)
+        outside.set()
+
+    worker = threading.Thread(target=eager_user)
+    worker.start()
+    with detect_anomaly():
+        inside.set()
+        outside.wait(timeout=60)
+        with pytest.raises(AnomalyError):
+            Value(0.0).log()
+    worker.join()
+    assert seen['result'] == (-math.inf, math.inf)
 
 
 def test_creation_lines_are_kept_only_inside_the_context():
     from tapegrad import anomaly
     with detect_anomaly():
         y = Value(2.0).tanh()
-        assert y in anomaly._created_at
-    assert not anomaly._created_at
+        assert y in anomaly._open.checker.created_at
+    assert anomaly._open.checker is None
 
 
-def test_every_op_of_the_engine_is_checked():
-    x, y = Value(2.0), Value(3.0)
-    made = {getattr(x, name)(y) if name.startswith('__') else getattr(x, name)()
-            for name in OP_METHODS}
-    made.add(x ** 2.0)  # __pow__ with a number exponent makes the op '**k'
-    assert {v._op for v in made} == set(engine._BACKWARD)
+@pytest.mark.parametrize('op', engine.OPS.values(), ids=list(engine.OPS))
+def test_every_op_of_the_engine_is_checked(op):
+    operands = [Value(math.inf)] + [Value(2.0)] * (op.n_inputs - 1) + [2.0] * op.takes_number
+    with pytest.raises(AnomalyError, match=f"'{re.escape(op.shown(2.0))}' of .* has a non-finite input"):
+        with detect_anomaly():
+            op.call(*operands)
 
 
 def test_anomaly_error_is_a_floating_point_error():

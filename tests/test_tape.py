@@ -329,7 +329,7 @@ def test_values_from_outside_must_be_parameters():
         compile(lambda x: w * x + outsider, [w])(1.0)
     with pytest.raises(TapeError, match="same Value twice"):
         compile(lambda x: w * x, [w, w])(1.0)
-    with pytest.raises(TapeError, match="must return a Value"):
+    with pytest.raises(TypeError, match="must return a Value"):
         compile(lambda x: 3.0, [w])(1.0)
 
 

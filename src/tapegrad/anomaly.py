@@ -24,11 +24,10 @@ nan the op that made it is long gone. Inside `with detect_anomaly():`
   raises, naming the node's op and label, its inputs and gradient, and the line of your
   code that created the node, for example the slope of x ** 0.5 at x = 0.
 
-How: the engine stays plain. Entering the outermost `with` replaces the op methods of
-Value (`__add__`, `__mul__`, `__truediv__`, `__pow__`, `exp`, `log`, `tanh`, `sigmoid`,
-`relu`: every other operator is built from these) and the rules in the engine's
-`_BACKWARD` table by checking wrappers; leaving it, even by an exception, puts the
-originals back. Nested `with`s share the outer one's wrappers.
+How: the engine stays plain. `detect_anomaly()` registers a checker with the engine's
+`watching` hook for the current thread: the engine tells it of every Value made and of
+every backward rule it applies, and it raises at the first one that is not finite.
+Other threads are not checked and not affected.
 
 Cost and limits:
 - Each op gets several times slower (it walks the call stack to find your line; a training
@@ -37,21 +36,20 @@ Cost and limits:
 - The line where each node was made is kept, with the node alive, until the outermost
   `with` exits, so wrap one training step (as `fit(..., detect_anomaly=True)` does) rather
   than a whole run of them.
-- Only work done inside the `with` is checked: run the forward pass and backward() in it.
-  The creation line is known only for nodes made inside it. Only the eager engine is
-  checked: the tape replays its own arrays, not these methods.
-- It patches the Value class for the whole process: do not use it from several threads.
+- Only work done inside the `with`, in its thread, is checked: run the forward pass and
+  backward() in it. The creation line is known only for nodes made inside it. Only the
+  eager engine is checked: the tape replays its own arrays, not Values.
 """
 
-import functools
 import linecache
 import math
 import os
 import sys
+import threading
 from contextlib import contextmanager
 
 from . import engine
-from .engine import Value
+from .engine import OPS, watching
 
 
 class AnomalyError(FloatingPointError):
@@ -63,88 +61,54 @@ class AnomalyError(FloatingPointError):
     """
 
 
-# The Value methods that make a graph node; each derived operator calls one of them.
-OP_METHODS = ('__add__', '__mul__', '__truediv__', '__pow__',
-              'exp', 'log', 'tanh', 'sigmoid', 'relu')
-
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _HIDDEN_FILES = (os.path.abspath(engine.__file__), os.path.abspath(__file__))  # never shown
-
-_depth = 0            # how many `with detect_anomaly()` are open
-_originals = {}       # what the outermost `with` replaced, to put back on exit
-_created_at = {}      # node -> where it was created, for nodes made inside the `with`
+_open = threading.local()  # .checker: the outermost `with`'s checker in this thread
 
 
 @contextmanager
 def detect_anomaly():
     """Raise AnomalyError at the first op whose value or gradient is inf or nan."""
-    global _depth
-    if _depth == 0:
-        _install()
-    _depth += 1
-    try:
+    if getattr(_open, 'checker', None) is not None:  # nested: the outer one checks
         yield
+        return
+    _open.checker = _Checker()
+    try:
+        with watching(_open.checker):
+            yield
     finally:
-        _depth -= 1
-        if _depth == 0:
-            _uninstall()
+        _open.checker = None
 
 
-def _install():
-    _originals['methods'] = {name: getattr(Value, name) for name in OP_METHODS}
-    _originals['rules'] = dict(engine._BACKWARD)
-    for name, method in _originals['methods'].items():
-        setattr(Value, name, _checked_op(method))
-    for op, rule in _originals['rules'].items():
-        engine._BACKWARD[op] = _checked_rule(rule)
+class _Checker:
+    """The watcher (see engine.watching) that checks each new value and each backward rule."""
 
+    def __init__(self):
+        self.created_at = {}  # node -> where it was created, for nodes made inside the `with`
 
-def _uninstall():
-    for name, method in _originals.pop('methods').items():
-        setattr(Value, name, method)
-    engine._BACKWARD.clear()
-    engine._BACKWARD.update(_originals.pop('rules'))
-    _created_at.clear()
-
-
-# ----------------------------------------------------------------------------------
-# Checking wrappers
-
-
-def _checked_op(method):
-    @functools.wraps(method)
-    def checked(*args):
-        out = method(*args)
-        if out is NotImplemented:  # not a number: Python raises its TypeError
-            return out
+    def created(self, out):
+        if not out._prev:  # a leaf: checked where an op uses it
+            return
         site = _user_site()
-        inputs = [x.data for x in out._prev] + ([out._arg] if out._op == '**k' else [])
+        inputs = [x.data for x in out._prev] + ([out._arg] if OPS[out._op].takes_number else [])
         if not all(map(math.isfinite, inputs)):
             raise AnomalyError(f"{_describe(out)} has a non-finite input; it was made outside "
                                f"the checked ops (a leaf created non-finite, a .data set by "
                                f"hand, or a value made before the with)\n{_format(site)}")
         if not math.isfinite(out.data):
             raise AnomalyError(f"{_describe(out)} gave {out.data!r}\n{_format(site)}")
-        _created_at[out] = site
-        return out
-    return checked
+        self.created_at[out] = site
 
-
-def _checked_rule(rule):
-    @functools.wraps(rule)
-    def checked(out):
-        before = [x.grad for x in out._prev]
-        rule(out)
+    def rule_applied(self, out, before):
         for i, (x, grad) in enumerate(zip(out._prev, before)):
             if math.isfinite(grad) and not math.isfinite(x.grad):
-                where = (_format(_created_at[out]) if out in _created_at
+                where = (_format(self.created_at[out]) if out in self.created_at
                          else '  outside detect_anomaly(): no line recorded')
                 label = f" (label {out.label!r})" if out.label else ''
                 raise AnomalyError(
                     f"backward of {_describe(out)}{label} gave input {i} the gradient "
                     f"{x.grad!r}; the op's value is {out.data!r}, its gradient {out.grad!r}; "
                     f"the op was made\n{where}")
-    return checked
 
 
 # ----------------------------------------------------------------------------------
@@ -154,7 +118,7 @@ def _checked_rule(rule):
 def _describe(out):
     """The op and its inputs, such as "'log' of [x=0.0]"."""
     inputs = [f"{x.label}={x.data!r}" if x.label else repr(x.data) for x in out._prev]
-    op = f"'** {out._arg!r}'" if out._op == '**k' else repr(out._op)
+    op = f"'{OPS[out._op].shown(out._arg)}'"
     return f"{op} of [{', '.join(inputs)}]"
 
 
@@ -165,7 +129,7 @@ def _user_site():
     tapegrad functions (nn, losses, train) stay, to show the way from your line to the op.
     """
     site = []
-    frame = sys._getframe(2)  # the caller of the checked op that called this
+    frame = sys._getframe(1)
     while frame is not None:
         code = frame.f_code
         outside = not code.co_filename.startswith(_PACKAGE_DIR + os.sep)

@@ -43,8 +43,8 @@ from .backend import default_backend
 from .passes import fuse_dots, group_matvecs, optimize
 from .step import TapeStep
 from .tape import Instruction, Tape
-from .trace import DataArgument, DataDependentError, TapeError
+from .trace import DataArgument, DataDependentError, NotReplayable, TapeError
 
 __all__ = ['trace', 'compile', 'CompiledFunction', 'TapeStep', 'Tape', 'Instruction', 'TapeError',
-           'DataDependentError', 'DataArgument', 'fuse_dots', 'group_matvecs', 'optimize',
+           'NotReplayable', 'DataDependentError', 'DataArgument', 'fuse_dots', 'group_matvecs', 'optimize',
            'default_backend']

@@ -8,10 +8,10 @@ import numbers
 
 import numpy as np
 
+from ..engine import Value
 from .backend import Backend
 from .passes import optimize
-from .trace import DataArgument, TapeError, check_untouched, tape_of, watching
-from ..engine import Value
+from .trace import DataArgument, TapeError, differs_between_calls, same_tape, tape_of, traced
 
 ONE_SAMPLE = np.zeros(1, dtype=np.int64)
 
@@ -88,24 +88,29 @@ def trace(fn, params, *data):
     return _trace(fn, _check_params(params), data, [x for _, f in parts for x in f])[0]
 
 
-def _trace(fn, params, data, flat):
-    """(tape, template of the extra outputs, or None if fn returns only the loss)."""
+def _trace(fn, params, data, flat, twice=True):
+    """(tape, template of the extra outputs, or None if fn returns only the loss).
+
+    fn is traced twice and the tapes compared, constants bit for bit: a function that
+    builds a different graph at each call (a random draw, a counter) cannot be replayed.
+    """
+    first = _trace_once(fn, params, data, flat)
+    if twice and not same_tape(first[0], _trace_once(fn, params, data, flat)[0]):
+        raise differs_between_calls(getattr(fn, '__name__', 'the traced function'))
+    return first
+
+
+def _trace_once(fn, params, data, flat):
     inputs = [DataArgument(x) for x in flat]
-    traced = _placeholders(data, iter(inputs))
-    with watching() as watch:
-        try:
-            result = fn(*traced)
-        except TypeError as error:
-            raise TapeError(f"tracing {getattr(fn, '__name__', fn)} failed: {error}. (The data "
-                            f"arguments are passed in as Values while tracing: compute with "
-                            f"them as Values.)") from error
-    check_untouched(watch, {id(v) for v in params + inputs})
+    placeholders = _placeholders(data, iter(inputs))
+    with traced(params, inputs) as recorder:
+        result = fn(*placeholders)
     loss, extras = (result[0], result[1:]) if isinstance(result, tuple) else (result, ())
     if not isinstance(loss, Value):
-        raise TapeError(f"fn must return a Value (the loss) or a tuple (loss, ...); "
+        raise TypeError(f"fn must return a Value (the loss) or a tuple (loss, ...); "
                         f"got {type(loss).__name__}: {loss!r}")
     template, values = _values_in(list(extras), 'extra outputs of fn')
-    tape = tape_of([loss] + values, params, inputs, watch.created)
+    tape = tape_of([loss] + values, params, inputs, recorder.made)
     return tape, template if isinstance(result, tuple) else None
 
 
@@ -119,10 +124,14 @@ def compile(fn, params, *, backend=None):
     accumulate, as with loss.backward(): zero them yourself) and returns the loss as a
     float, or a tuple with the extra outputs as floats.
 
-    fn is traced once per shape of the data. It must compute with Value ops only: if it
-    reads `.data`, compares a data argument or turns one into a number (the ways Python
-    code can choose ops by the numbers), tracing raises DataDependentError rather than
-    replay the branch it saw for other data.
+    fn is traced once per shape of the data (twice, to check that two calls build the
+    same graph). It must compute with Value ops only: if it reads `.data`, compares a
+    data argument or turns one into a number (the ways Python code can choose ops by the
+    numbers), tracing raises DataDependentError rather than replay the branch it saw for
+    other data; if it draws random numbers, or builds a different graph at each call,
+    NotReplayable. As with jax.jit, any other Python number fn reads (a loss weight, a
+    setting) is frozen into the tape when it is traced: after changing one, call
+    `refresh()`.
 
     `backend`: 'numba', 'numpy', or None for numba's compiled loops where numba is
     installed, replaying with NumPy until they are compiled (see backend.py).
@@ -143,11 +152,12 @@ class CompiledFunction:
         self.fn, self.params = fn, _check_params(params)
         self.backend = Backend(backend)
         self._traced = {}  # shapes of the data -> (replay, template of the extra outputs)
+        self._raw = {}     # shapes of the data -> (the tape as traced, the data it was traced on)
 
     def __call__(self, *data):
         if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
             for shapes, (replay, template) in self._traced.items():
-                self._traced[shapes] = self.backend.replay_class(replay.tape, 1), template
+                self._traced[shapes] = self.backend.replay(replay.tape, 1), template
         (replay, template), flat = self._traced_for(data)
         return self._run(replay, template, flat)
 
@@ -162,8 +172,20 @@ class CompiledFunction:
         flat = [x for _, f in parts for x in f]
         if shapes not in self._traced:
             tape, template = _trace(self.fn, self.params, data, flat)
-            self._traced[shapes] = self.backend.replay_class(optimize(tape), 1), template
+            self._traced[shapes] = self.backend.replay(optimize(tape), 1), template
+            self._raw[shapes] = tape, data, flat
         return self._traced[shapes], flat
+
+    def refresh(self):
+        """Trace fn again for every shape of data seen so far; where the graph or its
+        constants changed (a Python number fn reads was changed), replay the new one from
+        the next call. True if anything changed."""
+        changed = False
+        for shapes, (tape, data, flat) in list(self._raw.items()):
+            if not same_tape(tape, _trace(self.fn, self.params, data, flat, twice=False)[0]):
+                del self._traced[shapes], self._raw[shapes]
+                changed = True
+        return changed
 
     def _run(self, replay, template, flat):
         pvals = _read(self.params)

@@ -16,13 +16,15 @@ traces the whole batch as compile() does: slower, and exact all the same.
 
 import numpy as np
 
+from .. import losses
 from ..engine import Value, topological_order
 from .api import (ONE_SAMPLE, CompiledFunction, _check_params, _flatten, _nest, _placeholders,
                   _read, _seed, _value, _values_in, _write_grads)
 from .backend import Backend
 from .passes import optimize
 from .tape import LEAVES
-from .trace import DataArgument, DataDependentError, TapeError, check_untouched, tape_of, watching
+from .trace import (DataArgument, DataDependentError, TapeError, differs_between_calls,
+                    same_tape, tape_of, traced)
 
 MAX_PLANS = 64  # plans kept for losses traced with the targets as numbers (one per batch)
 
@@ -57,13 +59,24 @@ class TapeStep:
             raise TapeError(f"X has {len(X)} rows but y has {len(y)} targets")
         if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
             for plan in self._plans.values():
-                plan.rebuild(self.backend.replay_class)
+                plan.rebuild(self.backend)
         return self._plan(X, y, y_shape, y_flat).run(self, X, y, y_flat)
 
     def tapes(self, X, y):
         """The tapes a batch like (X, y) replays: (the model's, the loss's) or (the batch's,)."""
         X = _rows(X)
         return self._plan(X, y, *_flatten(y)).tapes(X, y)
+
+    def refresh(self):
+        """Trace the model and the loss again, after user code ran between two calls (fit's
+        callback). Where a trace now differs (a loss weight changed, say), the next call
+        replays the new one, as the eager engine would follow the new number."""
+        changed = any(not same_tape(model.whole, self._trace_model(width, twice=False).whole)
+                      for width, model in self._models.items())
+        changed = changed or any(plan.changed(self) for plan in self._plans.values())
+        if changed:
+            self._models.clear()
+            self._plans.clear()
 
     # -- tracing ------------------------------------------------------------------------
 
@@ -81,30 +94,46 @@ class TapeStep:
     def _new_plan(self, X, y, y_flat):
         width = X.shape[1]
         if width not in self._models:
-            self._models[width] = _ModelTrace(self.model, self.params, width)
+            self._models[width] = self._trace_model(width)
         model = self._models[width]
         try:
-            traced_loss = _LossTrace(self, model, len(X), y, y_flat)
+            traced_loss = self._trace_loss(model, len(X), y, y_flat)
         except DataDependentError:
             if self.targets_as_numbers:
                 raise
             self.targets_as_numbers = True  # e.g. a loss that picks logits[label]
-            traced_loss = _LossTrace(self, model, len(X), y, y_flat)
+            traced_loss = self._trace_loss(model, len(X), y, y_flat)
         blocks = traced_loss.blocks(self.params)
         if blocks is None or not model.fits_batch(blocks.reached):
             return _WholeBatch(self, y)
         return _Batched(self, model, traced_loss, blocks, len(X))
 
+    def _trace_model(self, width, twice=True):
+        return _twice(lambda: _ModelTrace(self.model, self.params, width), 'the model', twice)
+
+    def _trace_loss(self, model, batch, y, y_flat, twice=True):
+        return _twice(lambda: _LossTrace(self, model, batch, y, y_flat), 'the loss function',
+                      twice)
+
     def eager_loss(self, predictions, targets):
-        """The loss as EagerStep builds it: the loss function, plus the L2 term if any."""
+        """The loss as EagerStep builds it: the loss function, plus the L2 term if any.
+
+        (What the loss function returned is checked by the caller, after tracing: a loss
+        that is not a Value is the code's own error, not a reason to leave the tape.)
+        """
         loss = self.loss(predictions, targets)
-        if not isinstance(loss, Value):
-            raise TapeError(f"the loss function must return a Value; got "
-                            f"{type(loss).__name__}: {loss!r}")
-        if self.l2:
-            from .. import losses
+        if self.l2 and isinstance(loss, Value):
             loss = loss + losses.l2(self.model.parameters(), self.l2)
         return loss
+
+
+def _twice(trace, what, twice=True):
+    """trace(), checked against a second trace(): a function whose graph or constants
+    change from call to call (a random draw, a counter) cannot be replayed from a tape."""
+    first = trace()
+    if twice and not same_tape(first.whole, trace().whole):
+        raise differs_between_calls(what)
+    return first
 
 
 def _rows(X):
@@ -123,11 +152,12 @@ class _ModelTrace:
     def __init__(self, model, params, width):
         self.params = params
         self.inputs = [DataArgument(0.0) for _ in range(width)]
-        with watching() as watch:
+        with traced(params, self.inputs) as recorder:
             output = model(self.inputs)
-        check_untouched(watch, {id(v) for v in params + self.inputs})
         self.template, self.outputs = _values_in(output, "the model's output")
-        self.created = watch.created
+        self.made = recorder.made
+        self.whole = tape_of(self.outputs, params, self.inputs, self.made,
+                             n_differentiated=len(self.outputs))
         self.tapes = {}  # the outputs the loss reaches, in order -> optimised tape
 
     def tape(self, reached):
@@ -135,7 +165,7 @@ class _ModelTrace:
         if reached not in self.tapes:
             rest = [j for j in range(len(self.outputs)) if j not in reached]
             outputs = [self.outputs[j] for j in reached + tuple(rest)]
-            tape = tape_of(outputs, self.params, self.inputs, self.created,
+            tape = tape_of(outputs, self.params, self.inputs, self.made,
                            n_differentiated=len(reached))
             self.tapes[reached] = (tape, optimize(tape))
         return self.tapes[reached]
@@ -165,12 +195,14 @@ class _LossTrace:
         self.predictions = [[DataArgument(0.0) for _ in range(n_out)] for _ in range(batch)]
         self.targets = [] if step.targets_as_numbers else [DataArgument(t) for t in y_flat]
         targets = y if step.targets_as_numbers else _placeholders(y, iter(self.targets))
-        with watching() as watch:
+        self.inputs = [v for p in self.predictions for v in p] + self.targets
+        with traced(step.params, self.inputs) as recorder:
             self.loss = step.eager_loss([_nest(model.template, iter(p)) for p in self.predictions],
                                         targets)
-        inputs = [v for p in self.predictions for v in p] + self.targets
-        check_untouched(watch, {id(v) for v in step.params + inputs})
-        self.inputs, self.created = inputs, watch.created
+        losses.checked_loss(self.loss)
+        self.made = recorder.made
+        self.whole = tape_of([self.loss], step.params, self.inputs, self.made, range(batch * n_out))
+        self.batch, self.y, self.y_flat = batch, y, y_flat  # to trace it again
 
     def blocks(self, params):
         """Where each sample's predictions sit in the loss's graph, if it is block-shaped.
@@ -210,14 +242,15 @@ class _Batched:
     """One replay of the model's tape over the batch, and one of the loss's tape."""
 
     def __init__(self, step, model, traced_loss, blocks, batch):
+        self.model_trace, self.traced_loss = model, traced_loss
         self.reached, self.order = blocks.reached, blocks.order
         self.template = model.template
         _, sample_tape = model.tape(blocks.reached)
-        self.sample = step.backend.replay_class(sample_tape, batch)
+        self.sample = step.backend.replay(sample_tape, batch)
         n_out = len(model.outputs)
         grad_inputs = range(batch * n_out)
         loss_tape = tape_of([traced_loss.loss], step.params, traced_loss.inputs,
-                            traced_loss.created, grad_inputs)
+                            traced_loss.made, grad_inputs)
         # the loss's nodes from the first one that reads a prediction on are those the
         # eager backward visits before the samples' blocks (blocks() made sure no node
         # between the samples reads a parameter, so it does not matter on which side
@@ -228,7 +261,7 @@ class _Batched:
                                      if predictions.intersection(i.args)),)
         loss_tape = optimize(loss_tape)
         self.cut = loss_tape.boundaries[0]
-        self.loss = step.backend.replay_class(loss_tape, 1)
+        self.loss = step.backend.replay(loss_tape, 1)
         # the model's outputs, in the model's order, as rows of the sample replay
         by_model_order = list(blocks.reached) + [j for j in range(n_out) if j not in blocks.reached]
         rows = {j: s - self.sample.n_params for j, s in zip(by_model_order, sample_tape.outputs)}
@@ -241,9 +274,15 @@ class _Batched:
     def tapes(self, X, y):
         return self.sample.tape, self.loss.tape
 
-    def rebuild(self, replay_class):
-        self.sample = replay_class(self.sample.tape, self.sample.batch)
-        self.loss = replay_class(self.loss.tape, 1)
+    def rebuild(self, backend):
+        self.sample = backend.replay(self.sample.tape, self.sample.batch)
+        self.loss = backend.replay(self.loss.tape, 1)
+
+    def changed(self, step):
+        """Does the loss, traced again now, build another graph or other constants?"""
+        old = self.traced_loss
+        fresh = step._trace_loss(self.model_trace, old.batch, old.y, old.y_flat, twice=False)
+        return not same_tape(old.whole, fresh.whole)
 
     def run(self, step, X, y, y_flat):
         sample, loss = self.sample, self.loss
@@ -292,8 +331,11 @@ class _WholeBatch:
     def tapes(self, X, y):
         return (self.compiled.tape(*self.data(X, y)),)
 
-    def rebuild(self, replay_class):
+    def rebuild(self, backend):
         pass  # its CompiledFunction moves to numba's loops by itself
+
+    def changed(self, step):
+        return self.compiled.refresh()
 
     def run(self, step, X, y, y_flat):
         for p in step.params:

@@ -1,30 +1,41 @@
 """Tracing: run a function once on placeholder Values and write down the graph it built.
 
 The function runs on the eager engine as usual; its data arguments are `DataArgument`
-placeholders (Values that refuse to be compared or converted to numbers). Meanwhile
-`watching()` notes which Values the function made and whether it read `.data`: a Python
-`if` on `.data` is invisible in the graph, so a tape of it would silently replay the
-branch taken while tracing. `tape_of` then lists the graph as a Tape.
+placeholders (Values that refuse to be compared or converted to numbers). Meanwhile a
+`Recorder`, registered with the engine's `watching` hook for this thread only, notes
+which Values the function made and where it read or set `.data`: a Python `if` on
+`.data` is invisible in the graph, so a tape of it would silently replay the branch
+taken while tracing. `tape_of` then lists the graph as a Tape.
+
+A tape also freezes every number the function computes from anything other than its
+parameters and data: a random draw, or a Python number that changes from call to call.
+`traced` catches both: it refuses a function that draws from Python's or NumPy's global
+random generator, and the callers trace twice and compare (`same_tape`).
 """
 
+import random
+import struct
 import sys
-import threading
 from contextlib import contextmanager
 
-from .. import engine
-from ..engine import Value, topological_order
-from .tape import ENGINE_OPS, Instruction, Tape
+from ..engine import OPS, Value, WatchedValue, topological_order, watching
+from .tape import Instruction, Tape
 
 
 class TapeError(RuntimeError):
     """A function cannot be traced into a tape, or a call does not fit its tape."""
 
 
-class DataDependentError(TapeError):
+class NotReplayable(TapeError):
+    """The function's graph or constants are not the same at every call, so no tape can
+    stand for it: fit(engine='auto') trains such code on the eager engine instead."""
+
+
+class DataDependentError(NotReplayable):
     """The traced function used the numbers themselves (a comparison, float(), .data)."""
 
 
-class DataArgument(Value):
+class DataArgument(WatchedValue):
     """A data argument (one number) as the traced function sees it: a Value leaf.
 
     Arithmetic works as on any Value. Comparing it, testing its truth or turning it into
@@ -55,58 +66,84 @@ class DataArgument(Value):
         return f"DataArgument(data={self.data})"
 
 
-class _Watch:
-    """What a traced function did besides building its graph."""
+class Recorder:
+    """The tracer's watcher (see engine.watching): what a traced function did besides
+    building its graph."""
+
+    reads = True  # make the Values of this thread report reads and writes of .data
 
     def __init__(self):
-        self.created = set()  # ids of the Values made while tracing: constants, not inputs
-        self.touched = []     # (Value, 'file:line') where the function read or set .data
+        self.made = set()  # ids of the Values made while tracing: constants, not inputs
+        self.touched = []  # (Value, 'file:line') where the function read or set .data
+
+    def created(self, value):
+        self.made.add(id(value))
+
+    def read(self, value):
+        frame = sys._getframe(3)  # past the engine's hook and the .data property
+        self.touched.append((value, f"{frame.f_code.co_filename}:{frame.f_lineno}"))
+
+    written = read
 
 
 @contextmanager
-def watching():
-    """Record, while the body runs, which Values are made and who reads or sets `.data`.
+def traced(params, variables=()):
+    """Run the body as a traced function; yield its Recorder.
 
-    `Value.data` is swapped for a property for the duration: the engine's own reads (in
-    its ops) pass through, reads from anywhere else are noted with their source line.
+    Afterwards `check_untouched` has vetted what the body did with `.data` (parameters
+    and `variables` are the Values whose numbers change between calls), and the global
+    random generators are as they were before: a tape replays no random draws, so the
+    body's draws are undone, and a body that drew any cannot be replayed.
     """
-    slot = Value.__dict__['data']
-    engine_globals = vars(engine)
-    thread = threading.get_ident()
-    watch = _Watch()
-
-    def note(value):
-        frame = sys._getframe(2)
-        if frame.f_globals is engine_globals:
-            return True
-        watch.touched.append((value, f"{frame.f_code.co_filename}:{frame.f_lineno}"))
-        return False
-
-    def get(value):
-        if threading.get_ident() == thread:
-            note(value)
-        return slot.__get__(value)
-
-    def set_(value, number):
-        if threading.get_ident() == thread and note(value):
-            watch.created.add(id(value))  # the engine sets .data only in Value.__init__
-        slot.__set__(value, number)
-
-    Value.data = property(get, set_)
+    states = _random_states()
+    recorder = Recorder()
     try:
-        yield watch
+        with watching(recorder, values=params):
+            yield recorder
+    except TypeError as error:  # code written for numbers met a Value: `if t < 1`, math.exp(x)
+        raise DataDependentError(
+            f"tracing failed with TypeError: {error}. While tracing, the data are Values, not "
+            f"numbers: code that compares them or turns them into numbers cannot become a tape. "
+            f"Compute with Value ops, or call the function eagerly") from error
     finally:
-        Value.data = slot
+        drew = _random_states() != states
+        _restore_random_states(states)
+    if drew:
+        raise NotReplayable(
+            "the traced function draws random numbers (Python's random or NumPy's "
+            "np.random), so each call computes something different; a tape would replay "
+            "the first call's draws every time. Call it eagerly")
+    check_untouched(recorder, {id(v) for v in list(params) + list(variables)})
 
 
-def check_untouched(watch, variables):
+def _random_states():
+    numpy = sys.modules.get('numpy')
+    return (random.getstate(),
+            _comparable(numpy.random.get_state()) if numpy is not None else None)
+
+
+def _comparable(state):
+    name, keys, pos, has_gauss, cached = state
+    return name, keys.tobytes(), pos, has_gauss, cached
+
+
+def _restore_random_states(states):
+    random.setstate(states[0])
+    numpy = sys.modules.get('numpy')
+    if numpy is not None and states[1] is not None:
+        name, keys, pos, has_gauss, cached = states[1]
+        numpy.random.set_state((name, numpy.frombuffer(keys, dtype=numpy.uint32), pos,
+                                has_gauss, cached))
+
+
+def check_untouched(recorder, variables):
     """Raise if the traced function read or set `.data` of a Value that depends on `variables`.
 
     `variables` are the ids of the leaves whose numbers change between calls (parameters
     and data arguments); reading a constant's `.data` is harmless.
     """
-    for value, where in watch.touched:
-        if any(id(v) in variables or (not v._prev and id(v) not in watch.created)
+    for value, where in recorder.touched:
+        if any(id(v) in variables or (not v._prev and id(v) not in recorder.made)
                for v in topological_order(value)):
             raise DataDependentError(
                 f"the traced function reads or sets .data of a Value computed from the data "
@@ -116,11 +153,30 @@ def check_untouched(watch, variables):
                 f"read the float it gives back, or call the function eagerly")
 
 
-def tape_of(outputs, params, inputs, created, grad_inputs=frozenset(), n_differentiated=1):
+def same_tape(first, second):
+    """Do two traces of one function give the same tape, constants bit for bit?"""
+    return _signature(first) == _signature(second)
+
+
+def _signature(tape):
+    def bits(arg):
+        return struct.pack('<d', arg) if isinstance(arg, float) else arg
+    return ([(i.op, i.out, i.args, bits(i.arg)) for i in tape.instructions],
+            tape.outputs, tape.backward_end)
+
+
+def differs_between_calls(what):
+    return NotReplayable(
+        f"{what} builds a different graph, or computes different constants, each time it "
+        f"is called (a random draw, a counter, a number read from elsewhere), so a tape "
+        f"of one call cannot stand for the next. Call it eagerly")
+
+
+def tape_of(outputs, params, inputs, made, grad_inputs=frozenset(), n_differentiated=1):
     """The Tape of the graph that computes `outputs` (Values; the first one is the loss).
 
     `params` and `inputs` become the param and input slots, in their order; every other
-    leaf must be a constant the traced function made itself (`created` holds their ids).
+    leaf must be a constant the traced function made itself (`made` holds their ids).
     A node computed from constants alone is the same number at every call: it becomes a
     constant too. Backward runs through the graphs of the first `n_differentiated` outputs.
     """
@@ -146,10 +202,10 @@ def tape_of(outputs, params, inputs, created, grad_inputs=frozenset(), n_differe
     variable = {id(v) for v in params + list(inputs)}  # and all that is computed from them
     computed, constants = [], []
     for v in order:
-        if not v._prev and id(v) not in variable and id(v) not in created:
-            raise TapeError(f"the graph uses a Value that is neither in params nor made by "
-                            f"the traced function: {v!r}; add it to params (its .data is "
-                            f"then read at each call and its .grad filled)")
+        if not v._prev and id(v) not in variable and id(v) not in made:
+            raise NotReplayable(f"the graph uses a Value that is neither in params nor made by "
+                                f"the traced function: {v!r}; add it to params (its .data is "
+                                f"then read at each call and its .grad filled)")
         if v._prev and any(id(c) in variable for c in v._prev):
             variable.add(id(v))
             computed.append(v)
@@ -164,9 +220,10 @@ def tape_of(outputs, params, inputs, created, grad_inputs=frozenset(), n_differe
         add('input', v, arg=i)
     n_leaves = len(instructions)
     for v in computed:
-        if v._op not in ENGINE_OPS:
-            raise TapeError(f"the graph has an op the tape does not know: {v._op!r} "
-                            f"in {v!r}; known ops: {', '.join(ENGINE_OPS)}")
+        if v._op not in OPS:
+            raise TapeError(f"the graph has an op the engine does not declare: {v._op!r} "
+                            f"in {v!r}; known ops: {', '.join(OPS)} (see 'Adding an op' "
+                            f"in the README)")
         add(v._op, v, tuple(slot_of[id(c)] for c in v._prev), v._arg)
     backward_end = n_leaves + sum(1 for v in order[:n_backward] if id(v) in computed_ids)
     return Tape(instructions, [slot_of[id(v)] for v in outputs], backward_end,
