@@ -10,11 +10,20 @@ The two replays give the same bits, so the move changes no number.
     backend='numba'   numba's loops; the first call compiles or loads them, and waits
     backend='numpy'   the NumPy replay only
     backend=None      numba's loops where numba is installed, NumPy's until they are compiled
+
+With the default backend, NumPy also replays where numba cannot: when its cache folder
+cannot be written (one RuntimeWarning says so), and for a tape with an op that numba's
+loops have no formula for. numba is imported only when its loops are going to run.
+
+The compiling process: one per machine at a time (a second one waits for the first and
+then finds the cache warm), started detached, so that it outlives a short script and the
+next run starts on numba; it writes nothing but numba's cache.
 """
 
+import importlib.util
 import os
-import subprocess
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -23,17 +32,31 @@ from .replay import NumpyReplay
 BACKENDS = ('numba', 'numpy')
 
 
+def numba_installed():
+    """Is numba importable? (Asked without importing it: that alone takes most of a second.)"""
+    if 'numba' in sys.modules:
+        return sys.modules['numba'] is not None
+    return importlib.util.find_spec('numba') is not None
+
+
 def default_backend():
     """'numba' where numba is installed (the `fast` extra), else 'numpy'."""
+    return 'numba' if numba_installed() else 'numpy'
+
+
+def _numba_loops():
+    """The numba replay module, or a message saying why it cannot be used here."""
     try:
-        import numba  # noqa: F401
-    except ImportError:
-        return 'numpy'
-    return 'numba'
+        from . import replay_numba
+    except RuntimeError as error:  # numba's "cannot cache function ...": no writable cache
+        return None, (f"numba cannot keep its compiled loops ({error}); the tape replays with "
+                      f"NumPy (same numbers, slower). Set NUMBA_CACHE_DIR to a writable folder "
+                      f"to use numba")
+    return replay_numba, None
 
 
 class Backend:
-    """The replay class to build tapes with, as chosen by `backend` (see the module doc)."""
+    """Builds the replays of tapes as chosen by `backend` (see the module doc)."""
 
     def __init__(self, backend=None):
         if backend not in (None,) + BACKENDS:
@@ -42,9 +65,14 @@ class Backend:
         self.requested = backend
         self.name = backend or default_backend()
         self.waits = False  # replaying with NumPy until the compiling process is done
-        if backend is None and self.name == 'numba':
-            from .replay_numba import is_cached
-            if not is_cached():
+        if self.name == 'numba':
+            loops, why = _numba_loops()
+            if loops is None:
+                if backend == 'numba':
+                    raise RuntimeError(why)
+                warnings.warn(why, RuntimeWarning, stacklevel=3)
+                self.name = 'numpy'
+            elif backend is None and not loops.is_cached():
                 self.waits = COMPILER.start()
                 self.name = 'numba' if self.waits else 'numpy'
 
@@ -53,12 +81,23 @@ class Backend:
         """'numba' or 'numpy': the replay that new replays, and the last call, use."""
         return 'numpy' if self.name == 'numpy' or self.waits else 'numba'
 
-    @property
-    def replay_class(self):
+    def replay(self, tape, batch):
+        """A replay of `tape` over `batch` samples on the active backend.
+
+        A tape with an op that numba's loops lack replays with NumPy, unless numba was
+        asked for by name: then MissingKernel says which op.
+        """
         if self.active == 'numpy':
-            return NumpyReplay
-        from .replay_numba import NumbaReplay
-        return NumbaReplay
+            return NumpyReplay(tape, batch)
+        from .replay_numba import MissingKernel, NumbaReplay
+        try:
+            return NumbaReplay(tape, batch)
+        except MissingKernel as error:
+            if self.requested == 'numba':
+                raise
+            warnings.warn(f"{error}: this tape replays with NumPy (same numbers, slower)",
+                          RuntimeWarning, stacklevel=4)
+            return NumpyReplay(tape, batch)
 
     def upgraded(self):
         """True once, at the first check after numba's loops got compiled: rebuild the replays."""
@@ -73,23 +112,27 @@ class Backend:
 class _Compiler:
     """The process that compiles numba's loops into its cache: at most one per process."""
 
-    command = [sys.executable, '-c', 'from tapegrad.tape.replay_numba import warm_up; warm_up()']
+    code = 'from tapegrad.tape.backend import compile_once; compile_once()'
 
     def __init__(self):
-        self.process, self.ok, self.warned = None, False, False
+        self.pid, self.ok, self.warned, self.status = None, False, False, None
 
     def start(self):
         """Start compiling, if not yet started; False if no process could be started."""
-        if self.process is None:
+        if self.pid is None:
             # the child must import this very tapegrad, whose source the cache is keyed by
             root = str(Path(__file__).resolve().parents[2])
             env = dict(os.environ)
             env['PYTHONPATH'] = os.pathsep.join(p for p in (root, env.get('PYTHONPATH')) if p)
             try:
-                self.process = subprocess.Popen(
-                    self.command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL)
-            except OSError as error:
+                # posix_spawn rather than subprocess.Popen: the process may outlive this one
+                # on purpose, and a Popen object would complain about that at exit
+                self.pid = os.posix_spawn(
+                    sys.executable, [sys.executable, '-c', self.code], env,
+                    file_actions=[(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0)
+                                  for fd in (0, 1, 2)],
+                    setsid=True)
+            except (OSError, AttributeError) as error:  # AttributeError: no posix_spawn (Windows)
                 warnings.warn(f"could not start compiling numba's loops ({error}); the tape "
                               f"replays with NumPy", RuntimeWarning, stacklevel=3)
                 return False
@@ -97,20 +140,43 @@ class _Compiler:
 
     def done(self):
         """Has the process ended? (Then self.ok says whether the loops got compiled.)"""
-        code = self.process.poll()
-        if code is None:
-            return False
-        self.ok = code == 0
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == 0:
+                return False
+            self.status = os.waitstatus_to_exitcode(status)
+        self.ok = self.status == 0
         if not self.ok and not self.warned:  # the first replay to notice says so, once
             self.warned = True
-            warnings.warn(f"compiling numba's loops failed (exit code {code}); the tape "
+            warnings.warn(f"compiling numba's loops failed (exit code {self.status}); the tape "
                           f"replays with NumPy. backend='numba' shows numba's error",
                           RuntimeWarning, stacklevel=4)
         return True
 
-    def wait(self, timeout=None):
+    def wait(self):
         """Block until the compiling process has ended; True if the loops got compiled."""
-        return self.process is not None and self.process.wait(timeout) == 0
+        if self.pid is None:
+            return False
+        if self.status is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.status = os.waitstatus_to_exitcode(status)
+        return self.status == 0
 
 
 COMPILER = _Compiler()
+
+
+def compile_once():
+    """The compiling process's work: fill numba's cache, unless another process is doing it.
+
+    A lock file (one per cache folder and source) lets one process compile at a time; a
+    second one waits for the lock, then finds the loops cached and has nothing to do.
+    """
+    import fcntl
+
+    from . import replay_numba
+    lock = Path(tempfile.gettempdir()) / f"tapegrad-numba-{replay_numba.cache_key()}.lock"
+    with open(lock, 'w') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # waits while another process compiles
+        if not replay_numba.is_cached():
+            replay_numba.warm_up()
