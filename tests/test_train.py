@@ -4,12 +4,13 @@ import math
 import os
 import random
 import signal
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
-from tapegrad import MLP, Value, fit
+from tapegrad import MLP, Value, fit, train
 from tapegrad.data import DataError, day5, make_moons
 from tapegrad.losses import mse
 from tapegrad.optim import SGD, linear_decay
@@ -173,18 +174,30 @@ def margin_loss(predictions, targets):
     return sum((p - t) ** 2 if p.data * t < 1 else p * 0.0 for p, t in zip(predictions, targets))
 
 
-def test_auto_engine_uses_the_tape_and_falls_back_to_eager_for_data_dependent_code():
+def test_auto_engine_uses_the_tape_and_falls_back_to_eager_for_data_dependent_code(monkeypatch):
+    monkeypatch.setattr(train, 'SMALL_RUN', 0)  # the tape even for Day 5
     X, y = day5()
     runs = {}
     for engine, loss in [(e, f) for f in ('mse', branching_loss, margin_loss) for e in ('auto', 'eager')]:
         random.seed(42)
-        runs[engine, loss] = fit(MLP(3, [4, 4, 1]), X, y, loss=loss, lr=0.05, steps=20, engine=engine,
-                                 progress=False)
-    assert runs['auto', 'mse'].engine == 'tape'
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            runs[engine, loss] = fit(MLP(3, [4, 4, 1]), X, y, loss=loss, lr=0.05, steps=20,
+                                     engine=engine, progress=False)
+        runs[engine, loss].warnings = [str(w.message) for w in caught]
+    assert runs['auto', 'mse'].engine == 'tape' and not runs['auto', 'mse'].warnings
     assert runs['auto', 'mse'].loss == runs['eager', 'mse'].loss
     for loss in (branching_loss, margin_loss):
-        assert runs['auto', loss].engine == 'eager'
-        assert runs['auto', loss].loss == runs['eager', loss].loss
+        run = runs['auto', loss]
+        assert run.engine == 'eager' and 'reads or sets .data' in run.engine_reason
+        assert run.warnings == [f"fit: training on the eager engine {run.engine_reason}"]
+        assert run.loss == runs['eager', loss].loss
+
+
+def test_auto_engine_trains_a_small_run_eagerly_and_says_so():
+    X, y = day5()
+    history = fit(MLP(3, [4, 4, 1]), X, y, steps=50, progress=False)
+    assert history.engine == 'eager' and 'a small run (8,200 weight uses' in history.engine_reason
 
 
 def test_tape_engine_says_why_it_cannot_trace():

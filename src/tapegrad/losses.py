@@ -44,12 +44,7 @@ def hinge(scores, labels):
     Written term for term as micrograd's demo writes it, so its losses come out bit for bit.
     """
     scores, labels = _paired('hinge', scores, labels)
-    for i, y in enumerate(labels):
-        # a label given as a Value is not checked: reading its number would keep a tape
-        # from replaying the loss on new labels
-        if not isinstance(y, Value) and y not in (1, -1):
-            raise ValueError(f"hinge: labels must be +1 or -1, got {y!r} at index {i}; "
-                             "map 0/1 labels to -1/+1 with 2*y - 1")
+    check_signs(labels)
     return sum((1 + -y * s).relu() for s, y in zip(scores, labels)) * (1.0 / len(scores))
 
 
@@ -69,10 +64,7 @@ def binary_cross_entropy(logits, targets):
     gradient is sigmoid(0) - y = 0.5 - y, as in PyTorch.
     """
     logits, targets = _paired('binary_cross_entropy', logits, targets)
-    for i, y in enumerate(targets):
-        if not isinstance(y, Value) and not 0 <= y <= 1:
-            raise ValueError(f"binary_cross_entropy: targets are probabilities from 0 to 1, "
-                             f"got {y!r} at index {i}; map -1/+1 labels to 0/1 with (y + 1) / 2")
+    check_probabilities(targets)
     losses = []
     for z, y in zip(logits, targets):
         positive_part = z.relu()
@@ -96,6 +88,51 @@ def cross_entropy(logits, classes):
         shifted = [z - m for z in row]
         losses.append(sum(d.exp() for d in shifted).log() - shifted[c])
     return sum(losses) / len(losses)
+
+
+# ----------------------------------------------------------------------------------
+# Checks of targets and of a loss, shared with fit(), which runs them before training
+#
+# A target given as a Value is not checked: reading its number would keep a tape from
+# replaying the loss on new targets (fit checks all of its targets, as numbers, first).
+
+
+def check_signs(labels):
+    """hinge's labels must be +1 or -1."""
+    for i, y in enumerate(labels):
+        if not isinstance(y, Value) and y not in (1, -1):
+            raise ValueError(f"hinge: labels must be +1 or -1, got {y!r} at index {i}; "
+                             "map 0/1 labels to -1/+1 with 2*y - 1")
+
+
+def check_probabilities(targets):
+    """binary_cross_entropy's targets must be numbers from 0 to 1."""
+    for i, y in enumerate(targets):
+        if not isinstance(y, Value) and not 0 <= y <= 1:
+            raise ValueError(f"binary_cross_entropy: targets are probabilities from 0 to 1, "
+                             f"got {y!r} at index {i}; map -1/+1 labels to 0/1 with (y + 1) / 2")
+
+
+def check_classes(classes):
+    """cross_entropy's classes must be whole numbers from 0 (their range: see the loss)."""
+    for i, c in enumerate(classes):
+        try:
+            c = operator.index(c)
+        except TypeError:
+            raise TypeError(f"cross_entropy: class at index {i} must be an integer, got "
+                            f"{type(c).__name__} {c!r}; convert labels with int()") from None
+        if c < 0:
+            raise ValueError(f"cross_entropy: class {c} at index {i} is negative; classes "
+                             f"are numbered from 0")
+
+
+def checked_loss(loss):
+    """`loss` if it is a Value; else a TypeError saying what a loss function must return."""
+    if not isinstance(loss, Value):
+        raise TypeError(f"the loss function must return a Value computed from the predictions "
+                        f"with Value ops (as the losses in tapegrad.losses do), got "
+                        f"{type(loss).__name__}: {loss!r}")
+    return loss
 
 
 # ----------------------------------------------------------------------------------

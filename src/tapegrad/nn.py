@@ -143,7 +143,7 @@ class MLP(Module):
 
     def __call__(self, x):
         for layer in self.layers:
-            x = layer(x)
+            x = layer([x] if isinstance(x, Value) else x)  # a layer of one gives one Value
         return x
 
     def parameters(self):

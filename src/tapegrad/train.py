@@ -11,6 +11,7 @@ import random
 import signal
 import sys
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from . import checkpoint as checkpoint_file
 from . import losses, optim
 from .data import batches, check_dataset
 from .nn import Module
+from .tape.trace import NotReplayable
 
 
 class TrainingError(RuntimeError):
@@ -37,12 +39,17 @@ class TrainingError(RuntimeError):
 
 @dataclass
 class History:
-    """What fit() saw, one float per step: the loss, the accuracy (where it applies), the lr."""
+    """What fit() saw, one float per step: the loss, the accuracy (where it applies), the lr.
+
+    `engine` is the engine that ran the last step ('tape' or 'eager'), and
+    `engine_reason` says why fit(engine='auto') chose the eager engine, if it did.
+    """
 
     loss: list = field(default_factory=list)
     accuracy: list = field(default_factory=list)
     lr: list = field(default_factory=list)
     engine: str = 'eager'
+    engine_reason: str = ''
     interrupted: bool = False
 
     def __len__(self):
@@ -70,12 +77,15 @@ class EagerStep:
 
     def __call__(self, X, y):
         predictions = [self.model(x) for x in X]
-        loss = self.loss(predictions, y)
+        loss = losses.checked_loss(self.loss(predictions, y))
         if self.l2:
             loss = loss + losses.l2(self.model.parameters(), self.l2)
         self.model.zero_grad()
         loss.backward()
         return loss.data, [as_floats(p) for p in predictions]
+
+    def refresh(self):
+        """Nothing to do: the eager engine builds the graph afresh at every step."""
 
 
 LOSSES = {
@@ -84,6 +94,8 @@ LOSSES = {
     'bce': losses.binary_cross_entropy,
     'cross_entropy': losses.cross_entropy,
 }
+TARGET_CHECKS = {'hinge': losses.check_signs, 'bce': losses.check_probabilities,
+                 'cross_entropy': losses.check_classes}
 OPTIMIZERS = {'sgd': optim.SGD, 'adam': optim.Adam, 'adamw': optim.AdamW}
 ENGINES = ('auto', 'eager', 'tape')
 
@@ -106,38 +118,66 @@ def accuracy(kind, outputs, targets):
 
 
 class AutoStep:
-    """The tape's step where the model and loss can be traced, else the eager one.
+    """The tape's step where the tape can stand for the model and loss, else the eager one.
 
-    A model or loss that reads the numbers (`if x.data > 0`) cannot be replayed from a
-    tape. When the tape fails, this step and every one after it run eagerly: the eager
-    engine is the reference, so code it can run trains, and code it cannot run fails with
-    the eager engine's own error.
+    The tape computes what the eager engine computes, bit for bit, as long as the model
+    and loss build the same graph with the same constants at every step. Where tracing
+    finds they do not (a branch on `.data`, a random draw, a graph that differs from one
+    call to the next: the tape's NotReplayable), this step and every one after it run
+    eagerly, with one warning that says why. Any other error is the code's own and
+    propagates, as it would on the eager engine.
     """
 
     def __init__(self, model, loss, l2=0.0):
         from .tape import TapeStep
         self.eager = EagerStep(model, loss, l2=l2)
         self.tape = TapeStep(model, loss, l2=l2)
-        self.engine = 'tape'
+        self.engine, self.reason, self.steps = 'tape', '', 0
 
     def __call__(self, X, y):
         if self.tape is not None:
             try:
-                return self.tape(X, y)
-            except Exception:  # parameters are untouched until the optimizer's step
-                self.tape, self.engine = None, 'eager'
+                result = self.tape(X, y)
+                self.steps += 1
+                return result
+            except NotReplayable as error:  # parameters are untouched until the optimizer's step
+                self._fall_back(error)
         return self.eager(X, y)
 
+    def refresh(self):
+        if self.tape is not None:
+            try:
+                self.tape.refresh()
+            except NotReplayable as error:
+                self._fall_back(error)
 
-def _make_step(engine, model, loss, l2):
+    def _fall_back(self, error):
+        self.tape, self.engine = None, 'eager'
+        self.reason = f"from step {self.steps} on, the tape cannot stand for this code: {error}"
+        warnings.warn(f"fit: training on the eager engine {self.reason}", RuntimeWarning,
+                      stacklevel=4)
+
+
+# fit(engine='auto') trains eagerly when the whole run uses fewer weights than this
+# (steps x samples a step x parameters): the eager engine is done before tracing,
+# optimising and (with numba) loading compiled loops would have paid for themselves.
+SMALL_RUN = 200_000
+
+
+def _make_step(engine, model, loss, l2, run_size):
+    """(the step, why auto chose the eager engine or '')."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
     if engine == 'tape':
         from .tape import TapeStep
-        return TapeStep(model, loss, l2=l2)
+        return TapeStep(model, loss, l2=l2), ''
+    if engine == 'auto' and run_size < SMALL_RUN:
+        return EagerStep(model, loss, l2=l2), (
+            f"a small run ({run_size:,} weight uses: steps x samples x parameters) is done "
+            f"eagerly before the tape would pay for tracing it")
     if engine == 'auto':
-        return AutoStep(model, loss, l2=l2)
-    return EagerStep(model, loss, l2=l2)
+        return AutoStep(model, loss, l2=l2), ''
+    return EagerStep(model, loss, l2=l2), ''
 
 
 class _StopOnInterrupt:
@@ -177,9 +217,14 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
     batch_size None trains on all of X each step; a number draws shuffled mini-batches,
                seeded by `seed`.
     l2         adds l2 * sum(p * p) over the parameters to the loss.
-    engine     'eager' builds the graph every step; 'tape' traces it once and replays it;
-               'auto' uses the tape where it is available.
-    callback   called as callback(step, history) after every step.
+    engine     'eager' builds the graph every step; 'tape' traces it once and replays it
+               (and raises NotReplayable for code no tape can stand for); 'auto' uses the
+               tape where it computes exactly what the eager engine would, and the eager
+               engine for small runs and for code the tape cannot replay (History says
+               which ran, and why).
+    callback   called as callback(step, history) after every step. The tape is traced
+               again after it, so a number the callback changes (a loss weight) is
+               followed as the eager engine follows it.
     checkpoint a JSON file to save model, optimizer and progress into every
                `checkpoint_every` steps, at the end, and when Ctrl-C stops training.
     resume     continue from `checkpoint` if it exists: the run then ends exactly as one
@@ -212,8 +257,13 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
         optimizer = OPTIMIZERS[optimizer](model.parameters(), lr=start_lr)
     elif lr is not None and not schedule:
         optimizer.lr = lr
-    step = _make_step('eager' if detect_anomaly else engine, model, loss_fn, l2)
-    history = History(engine=step.engine)
+    if kind in TARGET_CHECKS:  # the loss's own checks, on every target, before any step
+        TARGET_CHECKS[kind](list(y))
+    run_size = steps * min(batch_size or n_samples, n_samples) * len(model.parameters())
+    step, reason = _make_step('eager' if detect_anomaly else engine, model, loss_fn, l2, run_size)
+    if detect_anomaly and engine != 'eager':
+        reason = 'detect_anomaly checks the eager engine'
+    history = History(engine=step.engine, engine_reason=reason)
     batch_for_step = _batch_schedule(X, y, batch_size, n_samples, seed)
     start = 0
     if resume:
@@ -241,6 +291,7 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                 with anomaly.detect_anomaly() if detect_anomaly else contextlib.nullcontext():
                     value, outputs = step(Xb, yb)
                 history.engine = step.engine
+                history.engine_reason = getattr(step, 'reason', '') or history.engine_reason
                 problem = _not_finite(k, value, model, optimizer.lr)
                 if problem:
                     raise TrainingError(problem, history)
@@ -253,6 +304,7 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                 bar.set_postfix(loss=f'{value:.4g}', **({'acc': f'{acc:.0%}'} if acc is not None else {}))
                 if callback is not None:
                     callback(k, history)
+                    step.refresh()  # user code ran: a number the graph uses may have changed
                 if interrupt.requested:
                     history.interrupted = True
                 if interrupt.requested or (k + 1) % checkpoint_every == 0 or k + 1 == steps:
