@@ -27,9 +27,11 @@ UNARY = {'neg': operator.neg,
          'exp': lambda x: x.exp(), 'log': lambda x: x.log(), 'tanh': lambda x: x.tanh(),
          'sigmoid': lambda x: x.sigmoid(), 'relu': lambda x: x.relu()}
 OPS = {**BINARY, **UNARY, 'sum': lambda *xs: sum(xs)}
+# a neuron's sum, b + w0*x0 + w1*x1 + ..., as nn.Neuron writes it (networks() only)
+NEURON = {'neuron': lambda b, *pairs: sum((w * x for w, x in zip(pairs[::2], pairs[1::2])), b)}
 
 
-def run(program, leaves, ops=OPS):
+def run(program, leaves, ops={**OPS, **NEURON}):
     """The output of `program` with nodes 0 .. n-1 taken from `leaves` (Values or tensors).
 
     `ops` maps each op name to the function that performs it.
@@ -72,6 +74,9 @@ def _expression(op, operands):
         return f"-{names[0]}"
     if op == 'sum':
         return f"sum([{', '.join(names)}])"
+    if op == 'neuron':
+        terms = ', '.join(f"{w} * {x}" for w, x in zip(names[1::2], names[2::2]))
+        return f"sum([{terms}], {names[0]})"
     return f"{names[0]}.{op}()"
 
 
@@ -181,3 +186,50 @@ def without_dead_code(program, n_leaves):
             renumbered[node] = n_leaves + len(kept)
             kept.append((op, *[renumbered[a] if isinstance(a, int) else a for a in operands]))
     return kept
+
+
+# ----------------------------------------------------------------------------------
+# Networks: layers of neurons whose parameters are tied
+
+
+@st.composite
+def networks(draw, max_params=6, max_inputs=3, max_layers=3, max_width=4):
+    """(program, leaf values, number of parameters): layers of neurons over data inputs.
+
+    Leaves 0 .. P-1 are the parameters, the rest the data. Each neuron's bias and weights
+    are parameters drawn with replacement (so one parameter is often a bias and a weight,
+    or the weight of several neurons) or, now and then, constants; an input is now and
+    then a constant too, and weight and input come in either order. The output adds up
+    the last layer, sometimes with a parameter-only term such as an L2 penalty. These are
+    the graphs the tape's passes turn into dots and matvecs.
+    """
+    n_params = draw(st.integers(1, max_params))
+    n_inputs = draw(st.integers(1, max_inputs))
+    n_leaves = n_params + n_inputs
+    values = [draw(_mostly(ordinary, st.sampled_from(CONSTANTS))) for _ in range(n_leaves)]
+    program = []
+
+    def parameter_or_constant():
+        return draw(st.integers(0, n_params - 1)) if draw(st.integers(0, 5)) else draw(constants)
+
+    xs = list(range(n_params, n_leaves))
+    for width in draw(st.lists(st.integers(1, max_width), min_size=1, max_size=max_layers)):
+        outputs = []
+        for _ in range(width):
+            terms = []
+            for i, x in enumerate(xs):  # the first weight a parameter: the sum is a Value
+                w = parameter_or_constant() if i else draw(st.integers(0, n_params - 1))
+                x = x if draw(st.integers(0, 5)) else draw(constants)
+                terms += [w, x] if draw(st.integers(0, 5)) else [x, w]
+            program.append(('neuron', parameter_or_constant(), *terms))
+            activation = draw(st.sampled_from(['tanh', 'relu', 'sigmoid', 'exp', None]))
+            if activation:
+                program.append((activation, n_leaves + len(program) - 1))
+            outputs.append(n_leaves + len(program) - 1)
+        xs = outputs
+    if draw(st.booleans()):
+        p = draw(st.integers(0, n_params - 1))
+        program.append(('*', p, p))
+        xs = xs + [n_leaves + len(program) - 1]
+    program.append(('sum', *xs))
+    return program, values, n_params
