@@ -27,6 +27,7 @@ PARTLY, BLOCKED, NOT_YOURS = 'partly done', 'blocked', 'not yours'
 LOAD_FACTOR = 3  # running the learner's file may take this many times one exercise's limit
 AUTOGRAD_LIBRARIES = ('tapegrad', 'micrograd', 'torch', 'jax', 'autograd', 'tinygrad',
                       'tensorflow', 'mxnet')
+FUNCTIONS = ('numerical_derivative', 'train')
 NAMES = tuple(dict.fromkeys(name for e in EXERCISES for name in e.names)) + ('Value',)
 
 
@@ -138,6 +139,7 @@ class _Grading:
         try:
             for exercise in EXERCISES:
                 results[exercise.number] = (self._not_yours(exercise, names)
+                                            or _absent(exercise, names)
                                             or _waiting_for(exercise, results)
                                             or self._check(exercise))
         finally:
@@ -194,6 +196,12 @@ class _Grading:
             if not text.startswith('Running your file'):
                 text = f"Checking exercise {number} ended the Python process: {text}"
             return Result(number, title, FAILED, message=text)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
+            # the observations come from the learner's process: malformed ones fail
+            return Result(number, title, FAILED, message=(
+                f"The answers from the process running your code were not what the checker "
+                f"asked for ({type(error).__name__}: {error}). Does the code change the "
+                "checker's worker?"))
 
     def _stub_reason(self, stub):
         reason = str(stub)
@@ -208,6 +216,17 @@ class _Grading:
 
 def _deadline(seconds):
     return time.monotonic() + seconds
+
+
+def _absent(exercise, names):
+    """A Result if none of the names that `exercise` grades is defined, else None."""
+    if any(name in names for name in exercise.names):
+        return None
+    kinds = [('function ' if name in FUNCTIONS else 'class ') + name for name in exercise.names]
+    if len(kinds) == 2 and kinds[0].split()[0] == kinds[1].split()[0]:
+        kinds[1] = kinds[1].split()[1]
+    return Result(exercise.number, exercise.title, NOT_STARTED,
+                  reason=f"there is no {' or '.join(kinds)}")
 
 
 def _waiting_for(exercise, results):

@@ -123,7 +123,8 @@ class Learner:
                 continue
             obj = self.namespace[name]
             kind = 'class' if isinstance(obj, type) else 'function' if callable(obj) else 'other'
-            found[name] = {'kind': kind, 'origin': self.origin(obj) if kind != 'other' else 'learner',
+            origin = self.origin(obj) if kind != 'other' else 'learner'
+            found[name] = {'kind': kind, 'origin': origin,
                            'attributes': sorted(dir(obj)) if kind == 'class' else []}
         return found
 

@@ -205,8 +205,8 @@ def check(learner):
     def deep():
         code = DEEP_CHAIN + "\ny.backward()"
         try:
-            grads = learner.run([DEEP_CHAIN, "y.backward()"], "[data_of(x.grad), data_of(one.grad)]",
-                                shown=code)
+            grads = learner.run([DEEP_CHAIN, "y.backward()"],
+                                "[data_of(x.grad), data_of(one.grad)]", shown=code)
         except Failed as failure:
             if failure.error.get('recursion') and failure.error.get('step') == 1:
                 return RECURSION_NOTE
