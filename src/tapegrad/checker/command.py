@@ -28,6 +28,10 @@ def submissions(paths):
 
 def run(paths, timeout, memory_mib, jobs, reports=()):
     """Grade the files: (what to print, exit status)."""
+    if memory_mib < 64:
+        raise ValueError(f"--memory must be at least 64 MiB, which Python needs; got {memory_mib}")
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1; got {jobs}")
     files = submissions(paths)
     graded = grade_all(files, timeout, memory_mib, jobs)
     single = len(files) == 1 and not Path(paths[0]).is_dir()

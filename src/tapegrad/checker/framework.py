@@ -180,6 +180,8 @@ def _joined_reasons(missing):
             absent += [n for n in text[len('there is no '):].split(' or ') if n not in absent]
         elif text not in reasons:
             reasons.append(text)
+    if len(reasons) > 1:  # a few words: the first stub, and how many more
+        reasons = [f"{reasons[0]} (and {len(reasons) - 1} more like it)"]
     if absent:
         names = ', '.join(absent[:-1]) + ' or ' + absent[-1] if len(absent) > 1 else absent[0]
         reasons.insert(0, f"there is no {names}")
