@@ -265,10 +265,22 @@ def cmd_graph(args):
 
 
 def cmd_check(args):
-    from .checker import check_path
-    report, status = check_path(args.path, timeout=args.timeout)
-    print(report)
+    from .checker import command
+    try:
+        text, status = command.run(args.paths, args.timeout, args.memory, args.jobs, args.report)
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    print(text)
     return status
+
+
+def positive_seconds(text):
+    """argparse type for --timeout: a positive, finite number of seconds."""
+    from .checker import validate_timeout
+    try:
+        return validate_timeout(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def cmd_exercises(args):
@@ -334,9 +346,16 @@ def build_parser():
     graph.add_argument('--out', default='graph.svg', help='.svg, .png or .pdf (default: %(default)s)')
     graph.set_defaults(run=cmd_graph)
 
-    check = commands.add_parser('check', help="grade your own engine (.py or .ipynb) exercise by exercise")
-    check.add_argument('path')
-    check.add_argument('--timeout', type=float, default=10.0, help='seconds per exercise (default: %(default)s)')
+    check = commands.add_parser('check', help="grade your own engine (.py or .ipynb) exercise by exercise, "
+                                              "or a class's folder of them")
+    check.add_argument('paths', nargs='+', metavar='PATH', help='.py or .ipynb files, or folders of them')
+    check.add_argument('--timeout', type=positive_seconds, default=10.0,
+                       help='seconds per exercise (default: %(default)s)')
+    check.add_argument('--memory', type=int, default=1024, metavar='MIB',
+                       help="the learner's code's address-space limit (default: %(default)s MiB)")
+    check.add_argument('--jobs', type=int, default=2, help='files graded at once (default: %(default)s)')
+    check.add_argument('--report', action='append', default=[], metavar='FILE',
+                       help='also write the grades to FILE: .csv (a row per file) or .html')
     check.set_defaults(run=cmd_check)
 
     exercises = commands.add_parser('exercises', help='write a fresh exercise notebook to start from')

@@ -1,25 +1,34 @@
-"""Grade a learner's file exercise by exercise, with a time limit each, and report.
+"""Grade submissions exercise by exercise: the verdicts, decided here in the grader.
 
-The learner's code runs in a worker process (worker.py), never in this one: an endless
-loop, a crash or a call to `exit()` costs that process, and the checker carries on with
-a new one for the exercises still to check.
+For each file: read its cells, read its code (source.py), run it in a sandbox
+(sandbox.py), then for each exercise in order decide, in this order,
+
+1. not yours, when a name it grades (Value, MLP, ...) comes from a library;
+2. not started or blocked, when an exercise it needs has not passed;
+3. what its check says (exercises/): passed, failed, not started, partly done or blocked.
+
+A check that runs out of time or kills the worker fails that exercise only: the next one
+gets a fresh worker. Several files are graded side by side, each in its own worker.
 """
 
-import json
-import os
-import queue
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
-from dataclasses import dataclass
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from .checks import EXERCISES
-from .source import LearnerFileError, read_cells, syntax_error
+from .exercises import EXERCISES
+from .framework import Blocked, Failed, Fallback, Learner, NotStarted, PartlyDone, Stub
+from .sandbox import MEMORY_MIB, Sandbox, Stopped, TimedOut
+from .source import LearnerFileError, analyse, read_cells, syntax_error
 
-# what worker.py answers, and 'blocked' for an exercise whose prerequisite failed
-PASSED, FAILED, NOT_STARTED, BLOCKED = 'passed', 'failed', 'not started', 'blocked'
+PASSED, FAILED, NOT_STARTED = 'passed', 'failed', 'not started'
+PARTLY, BLOCKED, NOT_YOURS = 'partly done', 'blocked', 'not yours'
+LOAD_FACTOR = 3  # running the learner's file may take this many times one exercise's limit
+AUTOGRAD_LIBRARIES = ('tapegrad', 'micrograd', 'torch', 'jax', 'autograd', 'tinygrad',
+                      'tensorflow', 'mxnet')
+FUNCTIONS = ('numerical_derivative', 'train')
+NAMES = tuple(dict.fromkeys(name for e in EXERCISES for name in e.names)) + ('Value',)
 
 
 @dataclass
@@ -27,169 +36,208 @@ class Result:
     number: int
     title: str
     status: str
+    reason: str = ''   # why it is not started, partly done, blocked or not yours
     message: str = ''  # what went wrong, shown below the list of exercises
-    reason: str = ''   # why it is blocked or not started, in a few words
     note: str = ''     # a remark on a pass
+    fallback: bool = False  # passed with the checker's own training loop
 
 
-class _Stopped(Exception):
-    """The worker ran out of time or died; the message says which, for the report."""
+@dataclass
+class Submission:
+    path: Path
+    results: list = field(default_factory=list)
+    problems: list = field(default_factory=list)  # what the code raised while it ran
+    imported: list = field(default_factory=list)  # autograd libraries it imported
+    error: str = ''  # why it could not be graded at all
+
+    @property
+    def passed(self):
+        return sum(r.status == PASSED for r in self.results)
+
+    @property
+    def failed(self):
+        return bool(self.error) or any(r.status in (FAILED, BLOCKED, NOT_YOURS)
+                                       for r in self.results)
 
 
-class _Worker:
-    """One worker process running the learner's file, asked one exercise at a time."""
+def validate_timeout(timeout):
+    """`timeout` as a float, or ValueError naming it: it must be positive and finite."""
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"the time limit must be a positive, finite number of seconds; got "
+                         f"{timeout!r}")
+    return seconds
 
-    def __init__(self, path, timeout):
-        self.timeout = timeout
-        self.stderr = tempfile.TemporaryFile()
-        env = dict(os.environ, MPLBACKEND='Agg', PYTHONIOENCODING='utf-8')
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', 'tapegrad.checker.worker', str(path)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-            env=env, text=True, encoding='utf-8')
-        self.replies = queue.Queue()
-        threading.Thread(target=self._read_replies, daemon=True).start()
 
-    def _read_replies(self):
-        for line in self.process.stdout:
-            self.replies.put(json.loads(line))
-        self.replies.put(None)  # the process has ended
+def grade(path, timeout=10.0, memory_mib=MEMORY_MIB):
+    """Grade one `.py` file or `.ipynb` notebook: a Submission."""
+    timeout = validate_timeout(timeout)
+    path = Path(path)
+    try:
+        cells = read_cells(path)
+        error = syntax_error(cells)
+        if error:
+            raise LearnerFileError(error)
+        return _Grading(path, cells, timeout, memory_mib).run()
+    except LearnerFileError as error:
+        return Submission(path, error=str(error))
 
-    def receive(self, doing):
-        """The next reply, or _Stopped if it takes longer than the limit or never comes."""
+
+def grade_all(paths, timeout=10.0, memory_mib=MEMORY_MIB, jobs=None):
+    """Grade many files side by side, `jobs` at a time: their Submissions, in order."""
+    timeout = validate_timeout(timeout)
+    with ThreadPoolExecutor(max_workers=jobs or 2) as pool:
+        return list(pool.map(lambda p: grade(p, timeout, memory_mib), paths))
+
+
+class _Grading:
+    """The grading of one file: its sandbox (replaced if it dies) and the results so far."""
+
+    def __init__(self, path, cells, timeout, memory_mib):
+        self.path, self.timeout, self.memory_mib = path, timeout, memory_mib
+        self.analysis = analyse(cells, NAMES)
+        loop = self.analysis.loop
+        self.request = {'cells': [[c.label, c.code] for c in cells], 'names': list(NAMES),
+                        'module': '__main__' if path.suffix == '.ipynb' else path.stem,
+                        'loop': [loop[0], loop[2], loop[3]] if loop else None}
+        self.learner = None
+
+    def start(self, doing):
+        cpu = int(self.timeout * (len(EXERCISES) + LOAD_FACTOR)) + 5
+        sandbox = Sandbox(self.memory_mib, cpu)
         try:
-            reply = self.replies.get(timeout=self.timeout)
-        except queue.Empty:
-            self.stop()
-            raise _Stopped(f"{doing} took longer than {self.timeout:g} s and was stopped. "
-                           "Is there an endless loop, say a while loop whose condition "
-                           "never changes?") from None
-        if reply is None:
-            death = self._death()
-            self.stop()
-            raise _Stopped(f"{doing} ended the Python process: {death}")
-        return reply
-
-    def ask(self, number):
-        try:
-            self.process.stdin.write(f"{number}\n")
-            self.process.stdin.flush()
-        except OSError:  # the process has died already: receive() says how
-            pass
-        return self.receive(f"Checking exercise {number}")
-
-    def _death(self):
-        code = self.process.wait()
-        self.stderr.seek(0)
-        last_words = self.stderr.read().decode('utf-8', 'replace').strip().splitlines()
-        if code < 0:
-            name = signal.Signals(-code).name
-            text = f"it crashed ({name})"
-            if name == 'SIGSEGV':
-                text += " (very deep recursion does this once sys.setrecursionlimit is raised)"
-        else:
-            text = f"it exited with status {code} (did the code call exit()?)"
-        # faulthandler's traceback of a crash starts with the line that was running
-        running = [line.strip() for line in last_words if line.strip().startswith('File ')]
-        return text + (f"; it was running {running[0]}" if running else '')
+            loaded = sandbox.load(self.request, _deadline(self.timeout * LOAD_FACTOR))
+        except TimedOut:
+            sandbox.stop()
+            raise Stopped(f"{doing} took longer than {self.timeout * LOAD_FACTOR:g} s and was "
+                          "stopped. Is there an endless loop, say a while loop whose "
+                          "condition never changes?") from None
+        except Stopped as stopped:
+            sandbox.stop()
+            raise Stopped(f"{doing} ended the Python process: {stopped}") from None
+        loop = self.analysis.loop
+        self.learner = Learner(sandbox, loaded, loop[1:] if loop else (), self.timeout)
+        return loaded
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self.stderr.close()
+        if self.learner is not None:
+            self.learner.sandbox.stop()
+            self.learner = None
+
+    def run(self):
+        try:
+            loaded = self.start("Running your file")
+        except Stopped as stopped:
+            raise LearnerFileError(str(stopped)) from None
+        submission = Submission(self.path, problems=[self._problem(p) for p in loaded['problems']],
+                                imported=[m for m in loaded['imported'] if m in AUTOGRAD_LIBRARIES])
+        names = loaded['names']
+        results = {}
+        try:
+            for exercise in EXERCISES:
+                results[exercise.number] = (self._not_yours(exercise, names)
+                                            or _absent(exercise, names)
+                                            or _waiting_for(exercise, results)
+                                            or self._check(exercise))
+        finally:
+            self.stop()
+        submission.results = [results[e.number] for e in EXERCISES]
+        return submission
+
+    def _problem(self, error):
+        text = error['text']
+        if error.get('memory'):
+            text += f" (the checker allows {self.memory_mib} MiB of memory)"
+        return text
+
+    def _not_yours(self, exercise, names):
+        found = {}
+        for name in exercise.names:
+            origin = self.analysis.libraries.get(name) or names.get(name, {}).get('origin')
+            if origin and origin != 'learner':
+                found.setdefault(origin.split('.')[0], []).append(name)
+        if not found:
+            return None
+        reason = '; '.join(f"uses {library}'s {' and '.join(names)}, not your own"
+                           for library, names in found.items())
+        return Result(exercise.number, exercise.title, NOT_YOURS, reason=reason)
+
+    def _check(self, exercise):
+        number, title = exercise.number, exercise.title
+        try:
+            if self.learner is None:
+                self.start(f"Running your file again for exercise {number}")
+            self.learner.restart_clock()
+            note = exercise.check(self.learner)
+            return Result(number, title, PASSED, note=note or '',
+                          fallback=isinstance(note, Fallback))
+        except Failed as failure:
+            return Result(number, title, FAILED, message=str(failure))
+        except Stub as stub:
+            return Result(number, title, NOT_STARTED, reason=self._stub_reason(stub))
+        except NotStarted as reason:
+            return Result(number, title, NOT_STARTED, reason=str(reason))
+        except PartlyDone as reason:
+            return Result(number, title, PARTLY, reason=str(reason))
+        except Blocked as reason:
+            return Result(number, title, BLOCKED, reason=str(reason))
+        except TimedOut:
+            self.stop()
+            return Result(number, title, FAILED, message=(
+                f"Checking exercise {number} took longer than {self.timeout:g} s and was "
+                "stopped. Is there an endless loop, say a while loop whose condition never "
+                "changes?"))
+        except Stopped as stopped:
+            self.stop()
+            text = str(stopped)
+            if not text.startswith('Running your file'):
+                text = f"Checking exercise {number} ended the Python process: {text}"
+            return Result(number, title, FAILED, message=text)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
+            # the observations come from the learner's process: malformed ones fail
+            return Result(number, title, FAILED, message=(
+                f"The answers from the process running your code were not what the checker "
+                f"asked for ({type(error).__name__}: {error}). Does the code change the "
+                "checker's worker?"))
+
+    def _stub_reason(self, stub):
+        reason = str(stub)
+        owner = (stub.function or '').split('.')[0]
+        places = self.analysis.definitions.get(owner, [])
+        if len(places) > 1:
+            where = ', '.join(f"{label} line {line}" for label, line in places)
+            reason += (f"; {owner} is defined {len(places)} times ({where}) and the last "
+                       "definition counts")
+        return reason
 
 
-def grade(path, timeout=10.0):
-    """Check every exercise in the learner's file: (results, notes), or raise LearnerFileError.
+def _deadline(seconds):
+    return time.monotonic() + seconds
 
-    `notes` are the errors the learner's code raised while it was being run. A syntax
-    error, or code that takes too long to run at all, raises LearnerFileError.
-    """
-    cells = read_cells(path)
-    error = syntax_error(cells)
-    if error:
-        raise LearnerFileError(error)
-    results, notes, worker = {}, [], None
-    try:
-        for exercise in EXERCISES:
-            waiting = _waiting_for(exercise, results)
-            if waiting:
-                results[exercise.number] = waiting
-                continue
-            if worker is None:
-                worker = _Worker(path, timeout)
-                try:
-                    notes = worker.receive("Running your file")['problems']
-                except _Stopped as stopped:
-                    worker = None
-                    raise LearnerFileError(str(stopped)) from None
-            try:
-                reply = worker.ask(exercise.number)
-            except _Stopped as stopped:
-                worker = None  # a fresh process for the next exercise, if any runs
-                reply = {'status': FAILED, 'message': str(stopped)}
-            results[exercise.number] = Result(
-                exercise.number, exercise.title, reply['status'], reply.get('message', ''),
-                reply.get('reason', ''), reply.get('note') or '')
-    finally:
-        if worker is not None:
-            worker.stop()
-    return [results[e.number] for e in EXERCISES], notes
+
+def _absent(exercise, names):
+    """A Result if none of the names that `exercise` grades is defined, else None."""
+    if any(name in names for name in exercise.names):
+        return None
+    kinds = [('function ' if name in FUNCTIONS else 'class ') + name for name in exercise.names]
+    if len(kinds) == 2 and kinds[0].split()[0] == kinds[1].split()[0]:
+        kinds[1] = kinds[1].split()[1]
+    return Result(exercise.number, exercise.title, NOT_STARTED,
+                  reason=f"there is no {' or '.join(kinds)}")
 
 
 def _waiting_for(exercise, results):
     """A Result if an exercise that `exercise` needs has not passed, else None."""
     for need in exercise.needs:
         before = results[need]
-        if before.status == NOT_STARTED:
+        if before.status in (PASSED, NOT_YOURS):
+            continue
+        if before.status in (NOT_STARTED, PARTLY):
             return Result(exercise.number, exercise.title, NOT_STARTED,
                           reason=f"exercise {need} comes first")
-        if before.status != PASSED:
-            cause = before.reason if before.status == BLOCKED else f"exercise {need} failed"
-            return Result(exercise.number, exercise.title, BLOCKED, reason=cause)
+        cause = before.reason if before.status == BLOCKED else f"exercise {need} failed"
+        return Result(exercise.number, exercise.title, BLOCKED, reason=cause)
     return None
-
-
-def report(path, results, notes):
-    """The report a person reads: one line per exercise, then what went wrong and why."""
-    lines = [f"tapegrad check {path}", ""]
-    width = max(len(r.title) for r in results) + 2
-    for r in results:
-        status = {FAILED: 'FAILED', BLOCKED: f"blocked ({r.reason})"}.get(r.status, r.status)
-        lines.append(f"  {r.number}  {r.title:<{width}}{status}")
-    for r in results:
-        if r.message:
-            lines += ["", f"Exercise {r.number} ({r.title}) {r.status}:"]
-            lines += ['  ' + line if line else '' for line in r.message.splitlines()]
-        elif r.note:
-            lines += ["", f"Exercise {r.number} passed: {r.note}."]
-    if notes:
-        lines += ["", "While your code ran, it raised:"] + [f"  {note}" for note in notes]
-        lines.append("The checker ran the other cells anyway, and graded what they defined."
-                     if str(path).endswith('.ipynb') else
-                     "The checker graded what the file had defined up to there.")
-    counts = {status: sum(r.status == status for r in results)
-              for status in (PASSED, FAILED, BLOCKED, NOT_STARTED)}
-    lines += ["", ', '.join(f"{n} {status}" for status, n in counts.items() if n) + '.']
-    upcoming = next((r for r in results if r.status in (FAILED, NOT_STARTED)), None)
-    if upcoming and upcoming.status == FAILED:
-        lines.append(f"Fix exercise {upcoming.number} first.")
-    elif upcoming:
-        reason = f" ({upcoming.reason})" if upcoming.reason else ''
-        lines.append(f"Next: exercise {upcoming.number}, {upcoming.title}{reason}.")
-    return '\n'.join(lines)
-
-
-def check_path(path, timeout=10.0):
-    """Grade the learner's `.py` or `.ipynb` file: (report text, exit status).
-
-    The exit status is 0 when every exercise attempted passed (exercises not started yet
-    don't count), and 1 when one failed or the file could not be run at all.
-    """
-    try:
-        results, notes = grade(path, timeout)
-    except LearnerFileError as error:
-        return f"tapegrad check {path}\n\n{error}\nFix this first, then check again.", 1
-    failed = any(r.status in (FAILED, BLOCKED) for r in results)
-    return report(path, results, notes), 1 if failed else 0

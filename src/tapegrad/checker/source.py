@@ -1,12 +1,18 @@
-"""Read a learner's `.py` file or `.ipynb` notebook as a list of code cells.
+"""Read a learner's `.py` file or `.ipynb` notebook as code cells, and read that code.
 
 A `.py` file is one cell. A notebook gives its code cells in order; IPython-only lines
 (`%matplotlib inline`, `!pip install ...`) become `pass` so that the rest still runs as
 plain Python and keeps its line numbers.
+
+`analyse` reads the code without running it, here in the grader: which of the names the
+exercises grade are imported from a library, where each is defined, and which loop is
+the learner's own training loop.
 """
 
+import ast
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,4 +75,88 @@ def syntax_error(cells):
             return text
         except ValueError as error:  # source code containing null bytes
             return f"{cell.label} cannot be compiled: {error}"
+    return None
+
+
+# ----------------------------------------------------------------------------------
+# Reading the code without running it
+
+
+@dataclass(frozen=True)
+class Analysis:
+    libraries: dict    # name -> the library module it is imported from
+    definitions: dict  # name -> [(cell label, line)] of each `class`/`def` of that name
+    loop: tuple        # (cell index, cell label, line, loss name) of the training loop, or ()
+
+
+def analyse(cells, names):
+    """What the code says about `names`, and its last loop that calls `<loss>.backward()`."""
+    modules, bound, definitions, loop = {}, {}, {}, ()
+    for index, cell in enumerate(cells):
+        for node in _top_level(ast.parse(cell.code, cell.label).body):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    name = alias.asname or alias.name.split('.')[0]
+                    modules[name] = alias.name if alias.asname else alias.name.split('.')[0]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    if alias.name == '*':
+                        bound.update({n: node.module for n in names})
+                    else:
+                        modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                        bound[alias.asname or alias.name] = node.module
+            elif isinstance(node, ast.ClassDef):
+                library = next(filter(None, (_library(base, modules) for base in node.bases)),
+                               None)
+                bound[node.name] = library or 'learner'
+                definitions.setdefault(node.name, []).append((cell.label, node.lineno))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                bound[node.name] = 'learner'
+                definitions.setdefault(node.name, []).append((cell.label, node.lineno))
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        bound[target.id] = _library(node.value, modules) or 'learner'
+            if isinstance(node, (ast.For, ast.While)):
+                loss = _backward_receiver(node)
+                if loss:
+                    loop = (index, cell.label, node.lineno, loss)
+    libraries = {name: bound[name] for name in names
+                 if bound.get(name, 'learner') != 'learner' and _not_stdlib(bound[name])}
+    return Analysis(libraries, definitions, loop)
+
+
+def _top_level(body):
+    """The statements that run once when the cell runs: into if/with/try, not into loops
+    (a training loop is the outermost one) nor def/class."""
+    for node in body:
+        yield node
+        if isinstance(node, (ast.If, ast.With, ast.Try)):
+            for field in ('body', 'orelse', 'finalbody'):
+                yield from _top_level(getattr(node, field, []))
+            for handler in getattr(node, 'handlers', []):
+                yield from _top_level(handler.body)
+
+
+def _library(expression, modules):
+    """The module that `expression` (a name, or an attribute of one) comes from, if any."""
+    root = expression
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if isinstance(root, ast.Call):
+        return None
+    if isinstance(root, ast.Name) and root.id in modules:
+        return modules[root.id].rsplit('.', 1)[0] if root is expression else modules[root.id]
+    return None
+
+
+def _not_stdlib(module):
+    return module.split('.')[0] not in sys.stdlib_module_names
+
+
+def _backward_receiver(loop):
+    for node in ast.walk(loop):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == 'backward' and isinstance(node.func.value, ast.Name)):
+            return node.func.value.id
     return None
