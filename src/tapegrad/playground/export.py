@@ -1,0 +1,81 @@
+"""A finished training run as one self-contained HTML file that replays it, offline.
+
+The file holds the page's drawing code and the run's frames (boundary, curves and network
+every few steps) as JSON: open it from disk, mail it, or show it in a notebook with
+`show(path)`. Nothing in it reaches the network.
+"""
+
+import html
+import json
+import math
+from pathlib import Path
+
+from ..train import History, TrainingError, fit
+from .frames import FrameMaker, run_facts
+from .settings import build_model, built_in, read_csv, targets_for
+
+STATIC = Path(__file__).resolve().parent / 'static'
+SCRIPTS = ('draw.js', 'replay.js')
+
+
+def dataset_for(name):
+    """A built-in dataset by name, or a CSV file by its path."""
+    path = Path(name)
+    if name.lower().endswith('.csv') or path.is_file():
+        return read_csv(path.name, path.read_bytes())
+    return built_in(name)
+
+
+def record_run(settings, frames=60, dataset=None):
+    """Train as the page would for settings.steps steps; keep about `frames` frames of it."""
+    dataset = dataset or dataset_for(settings.dataset)
+    loss = settings.loss_for(dataset)
+    targets = targets_for(loss, dataset)
+    model = build_model(settings, dataset)
+    facts = run_facts(settings, dataset, model, loss)
+    maker = FrameMaker(model, dataset, facts)
+    every = max(1, math.ceil(settings.steps / frames))
+    recorded = [maker(0, History(), 'replay')]
+
+    def keep(k, history):
+        if (k + 1) % every == 0 or k + 1 == settings.steps:
+            recorded.append(dict(maker(k + 1, history, 'replay'), engine=history.engine))
+
+    message = None
+    try:
+        fit(model, dataset.X, targets, loss=loss, optimizer=settings.optimizer, lr=settings.lr,
+            steps=settings.steps, batch_size=settings.batch_size, l2=settings.l2,
+            seed=settings.seed, progress=False, callback=keep)
+    except TrainingError as error:
+        message = f"Training stopped: {error}"
+        if recorded[-1]['step'] != len(error.history):
+            recorded.append(maker(len(error.history), error.history, 'replay'))
+    return {'facts': facts, 'frames': recorded, 'message': message, 'steps': settings.steps}
+
+
+def replay_html(run):
+    """The HTML page that replays `run` (from record_run), scripts and data inlined."""
+    template = (STATIC / 'replay.html').read_text(encoding='utf-8')
+    style = (STATIC / 'playground.css').read_text(encoding='utf-8')
+    scripts = '\n'.join((STATIC / name).read_text(encoding='utf-8') for name in SCRIPTS)
+    # "</" cannot end the script elements early
+    data = json.dumps(run, allow_nan=False, separators=(',', ':')).replace('</', '<\\/')
+    return (template.replace('/*STYLE*/', style)
+                    .replace('/*SCRIPTS*/', scripts.replace('</', '<\\/'))
+                    .replace('/*RUN*/', data))
+
+
+def export_run(path, settings, frames=60):
+    """Train with `settings` and write the replay to `path`; returns (path, the run)."""
+    run = record_run(settings, frames)
+    path = Path(path)
+    path.write_text(replay_html(run), encoding='utf-8')
+    return path, run
+
+
+def show(path, height=820):
+    """Display an exported replay inline in a Jupyter notebook (an iframe of the file's page)."""
+    from IPython.display import HTML
+    page = Path(path).read_text(encoding='utf-8')
+    return HTML(f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width: 100%; '
+                f'height: {height}px; border: 1px solid #ddd"></iframe>')
