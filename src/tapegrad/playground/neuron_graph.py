@@ -14,7 +14,7 @@ from ..train import LOSSES
 from .frames import finite
 
 WRT = ('neuron', 'loss')
-COLUMN, ROW = 118, 56  # pixels between columns and rows of the drawing
+COLUMN, ROW = 150, 56  # pixels between columns and rows of the drawing
 
 
 class GraphError(ValueError):

@@ -40,7 +40,7 @@ const NeuronGraph = (() => {
       this.nodes.forEach(n => {
         n.children.forEach(c => {
           const child = this.byId.get(c);
-          const x1 = child.x + BOX_W, y1 = child.y + BOX_H / 2, x2 = n.x - 12, y2 = n.y + BOX_H / 2;
+          const x1 = child.x + BOX_W, y1 = child.y + BOX_H / 2, x2 = n.x - (n.op.length > 1 ? 39 : 22), y2 = n.y + BOX_H / 2;
           const mid = (x1 + x2) / 2;
           const path = TG.el('path', { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
                                        class: 'graph-edge' }, edges);
@@ -57,11 +57,12 @@ const NeuronGraph = (() => {
         data.textContent = `data ${TG.format(n.data)}`;
         const grad = TG.el('text', { x: 6, y: 41, class: 'graph-grad' }, g);
         if (n.children.length) {
-          const op = TG.el('g', { transform: `translate(-12,${BOX_H / 2})`, class: 'graph-op' }, g);
-          TG.el('circle', { r: 10 }, op);
+          const long = n.op.length > 1;  // tanh, relu, sigmoid: a wider oval
+          const op = TG.el('g', { transform: `translate(${long ? -20 : -12},${BOX_H / 2})`, class: 'graph-op' }, g);
+          TG.el('ellipse', { rx: long ? 19 : 10, ry: 10 }, op);
           const t = TG.el('text', { y: 4, 'text-anchor': 'middle' }, op);
           t.textContent = n.op === '*' ? '×' : n.op;
-          if (n.op.length > 1) t.setAttribute('class', 'graph-op-long');
+          if (long) t.setAttribute('class', 'graph-op-long');
         }
         const title = TG.el('title', {}, g);
         title.textContent = `${n.name}: ${n.kind === 'input' ? 'an input to this neuron' : n.kind}`;
