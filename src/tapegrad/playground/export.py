@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 
 from ..train import History, TrainingError, fit
-from .frames import FrameMaker, run_facts
-from .settings import build_model, built_in, read_csv, targets_for
+from .frames import GRID, FrameMaker, run_facts
+from .settings import build_model, built_in, read_csv, settings_from, targets_for
 
 STATIC = Path(__file__).resolve().parent / 'static'
 SCRIPTS = ('draw.js', 'replay.js')
@@ -26,13 +26,14 @@ def dataset_for(name):
     return built_in(name)
 
 
-def record_run(settings, frames=60, dataset=None):
-    """Train as the page would for settings.steps steps; keep about `frames` frames of it."""
+def record_run(settings, frames=60, dataset=None, grid=GRID):
+    """Train as the page would for settings.steps steps; keep about `frames` frames of it,
+    each boundary a grid x grid picture."""
     dataset = dataset or dataset_for(settings.dataset)
     loss = settings.loss_for(dataset)
     targets = targets_for(loss, dataset)
     model = build_model(settings, dataset)
-    facts = run_facts(settings, dataset, model, loss)
+    facts = run_facts(settings, dataset, model, loss, grid)
     maker = FrameMaker(model, dataset, facts)
     every = max(1, math.ceil(settings.steps / frames))
     recorded = [maker(0, History(), 'replay')]
@@ -65,17 +66,34 @@ def replay_html(run):
                     .replace('/*RUN*/', data))
 
 
-def export_run(path, settings, frames=60):
-    """Train with `settings` and write the replay to `path`; returns (path, the run)."""
-    run = record_run(settings, frames)
+def export_run(path, settings=None, frames=60, grid=GRID, **fields):
+    """Train and write the replay to `path`; returns (path, the run).
+
+    The training is `settings` (a Settings), or the page's fields as keywords:
+    export_run('run.html', dataset='moons', hidden=[16, 16], lr=0.1, steps=100).
+    `frames` and `grid` (the boundary's cells a side) set the file's size.
+    """
+    run = record_run(settings or settings_from(**fields), frames, grid=grid)
     path = Path(path)
     path.write_text(replay_html(run), encoding='utf-8')
     return path, run
 
 
+class Replay:
+    """An exported run as a notebook shows it: the file's page in an inline frame."""
+
+    def __init__(self, path, height=820):
+        self.path, self.height = Path(path), height
+
+    def _repr_html_(self):
+        page = self.path.read_text(encoding='utf-8')
+        return (f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{html.escape(self.path.name)}" '
+                f'style="width: 100%; height: {self.height}px; border: 1px solid #ddd"></iframe>')
+
+    def __repr__(self):
+        return f"Replay({str(self.path)!r})"
+
+
 def show(path, height=820):
-    """Display an exported replay inline in a Jupyter notebook (an iframe of the file's page)."""
-    from IPython.display import HTML
-    page = Path(path).read_text(encoding='utf-8')
-    return HTML(f'<iframe srcdoc="{html.escape(page, quote=True)}" style="width: 100%; '
-                f'height: {height}px; border: 1px solid #ddd"></iframe>')
+    """Display an exported replay inline in a Jupyter notebook: `show('run.html')`."""
+    return Replay(path, height)

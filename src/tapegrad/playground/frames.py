@@ -69,7 +69,7 @@ def boundary(model, points, dataset, target_range=None):
         return {'cls': _bytes(out.argmax(axis=1)), 'level': _bytes(255 * (top - 1 / k) / (1 - 1 / k))}
 
 
-def run_facts(settings, dataset, model, loss):
+def run_facts(settings, dataset, model, loss, grid=GRID):
     """What stays fixed during a run: the architecture, the points, the plot's bounds."""
     two_d = dataset.n_features == 2
     y = dataset.y
@@ -79,7 +79,7 @@ def run_facts(settings, dataset, model, loss):
         'features': dataset.feature_names, 'samples': len(dataset.X),
         'points': [row[:2] for row in dataset.X[:MAX_POINTS]] if two_d else None,
         'labels': y[:MAX_POINTS], 'bounds': plot_bounds(dataset.X) if two_d else None,
-        'grid': GRID if two_d else 0,
+        'grid': grid if two_d else 0,
         'target_range': [min(y), max(y)] if dataset.classes == 0 else None,
         'parameters': len(model.parameters()),
     }
@@ -91,7 +91,7 @@ class FrameMaker:
 
     def __init__(self, model, dataset, facts):
         self.model, self.dataset, self.facts = model, dataset, facts
-        self.points = grid_points(facts['bounds']) if facts['bounds'] else None
+        self.points = grid_points(facts['bounds'], facts['grid']) if facts['bounds'] else None
         self.sent = 0  # losses already sent
 
     def __call__(self, step, history, state):

@@ -243,6 +243,14 @@ def parse_settings(raw):
     )
 
 
+def settings_from(hidden=None, **fields):
+    """Settings from keywords, as Python code writes them: settings_from(lr=0.1, hidden=[8, 8])."""
+    raw = {key: str(value) for key, value in fields.items()}
+    if hidden is not None:
+        raw['layers'], raw['widths'] = str(len(hidden)), [str(width) for width in hidden]
+    return parse_settings(raw)
+
+
 def _learning_rate(raw):
     text = _text(raw, 'lr', DEFAULTS.lr)
     try:
