@@ -9,6 +9,9 @@ import json
 import math
 import random
 import re
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -262,3 +265,43 @@ def test_a_diverging_export_keeps_the_message():
     assert run['message'].startswith('Training stopped: step 5: the loss is inf (not finite)')
     assert run['frames'][-1]['step'] == 5
     assert all(v is None or math.isfinite(v) for v in run['frames'][-1]['params'])
+
+
+# ----------------------------------------------------------------------------------
+# The command line
+
+
+def tapegrad(*args, timeout=120):
+    return subprocess.run([sys.executable, '-m', 'tapegrad', 'playground', *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize('args, fragment', [
+    (['--lr', 'fast'], "learning rate must be a number such as 0.1 or 1e-3, got 'fast'"),
+    (['--hidden', '10000'], 'hidden layer 1: a width of 10,000 neurons is not possible'),
+    (['--dataset', 'mnist'], "no dataset 'mnist'"),
+])
+def test_export_with_a_bad_option_says_so_in_one_line(tmp_path, args, fragment):
+    result = tapegrad('--export', tmp_path / 'run.html', *args)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"tapegrad: error: {result.stderr.split('error: ', 1)[1].strip()}"]
+    assert fragment in result.stderr
+    assert not (tmp_path / 'run.html').exists()
+
+
+def test_export_of_a_csv_file(tmp_path):
+    csv = tmp_path / 'points.csv'
+    csv.write_text('a,b,label\n' + ''.join(f"{i / 10},{(i % 3) / 3},{i % 2}\n" for i in range(30)))
+    result = tapegrad('--export', tmp_path / 'run.html', '--dataset', csv, '--steps', 20)
+    assert result.returncode == 0, result.stderr
+    assert 'frames of 20 steps on points.csv' in result.stdout
+
+
+def test_a_port_in_use_is_one_line_naming_it():
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = tapegrad('--no-browser', '--port', port, timeout=60)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr and 'choose another --port' in result.stderr

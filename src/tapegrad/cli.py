@@ -294,14 +294,11 @@ def cmd_bench(args):
 
 def cmd_playground(args):
     from .playground import export_run, serve
-    from .playground.settings import parse_settings
     if args.export is None:
         return serve(host=args.host, port=args.port, open_browser=not args.no_browser)
-    settings = parse_settings({
-        'dataset': args.dataset, 'layers': len(args.hidden), 'widths': args.hidden,
-        'act': args.act, 'loss': args.loss, 'optimizer': args.optimizer, 'lr': args.lr,
-        'batch_size': args.batch_size, 'l2': args.l2, 'seed': args.seed, 'steps': args.steps})
-    path, run = export_run(args.export, settings, frames=args.frames)
+    path, run = export_run(args.export, frames=args.frames, dataset=args.dataset, hidden=args.hidden,
+                           act=args.act, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
+                           batch_size=args.batch_size, l2=args.l2, seed=args.seed, steps=args.steps)
     print(f"wrote {path}: {len(run['frames'])} frames of {run['steps']} steps on "
           f"{run['facts']['dataset']}; open it in a browser (no server or network needed)")
     if run['message']:
@@ -375,7 +372,8 @@ def build_parser():
     play.add_argument('--export', metavar='FILE.html', help='train with the options below and write '
                       'one HTML file that replays the run, instead of serving')
     play.add_argument('--frames', type=int, default=60, help='--export: frames kept (default: %(default)s)')
-    for option, default in (('--dataset', 'moons'), ('--act', 'relu'), ('--loss', 'auto'),
+    play.add_argument('--dataset', default='moons', help='--export: a built-in dataset or a CSV file')
+    for option, default in (('--act', 'relu'), ('--loss', 'auto'),
                             ('--optimizer', 'sgd'), ('--lr', '0.1'), ('--steps', '100'),
                             ('--batch-size', 'all'), ('--l2', '0.0001'), ('--seed', '1337')):
         play.add_argument(option, default=default, help='--export: default %(default)s')

@@ -12,24 +12,28 @@ from pathlib import Path
 
 from ..train import History, TrainingError, fit
 from .frames import GRID, FrameMaker, run_facts
-from .settings import build_model, built_in, read_csv, settings_from, targets_for
+from .settings import SettingsError, build_model, built_in, read_csv, settings_from, targets_for
 
 STATIC = Path(__file__).resolve().parent / 'static'
 SCRIPTS = ('draw.js', 'replay.js')
 
 
-def dataset_for(name):
-    """A built-in dataset by name, or a CSV file by its path."""
-    path = Path(name)
-    if name.lower().endswith('.csv') or path.is_file():
-        return read_csv(path.name, path.read_bytes())
-    return built_in(name)
+def _csv_file(name):
+    """The Dataset in the CSV file `name`, or None if `name` is not a file's name."""
+    path = Path(str(name))
+    if path.suffix.lower() != '.csv' and not path.is_file():
+        return None
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise SettingsError(f"cannot read {name}: {error.strerror}", 'dataset') from None
+    return read_csv(path.name, content)
 
 
 def record_run(settings, frames=60, dataset=None, grid=GRID):
     """Train as the page would for settings.steps steps; keep about `frames` frames of it,
     each boundary a grid x grid picture."""
-    dataset = dataset or dataset_for(settings.dataset)
+    dataset = dataset or built_in(settings.dataset)
     loss = settings.loss_for(dataset)
     targets = targets_for(loss, dataset)
     model = build_model(settings, dataset)
@@ -70,10 +74,14 @@ def export_run(path, settings=None, frames=60, grid=GRID, **fields):
     """Train and write the replay to `path`; returns (path, the run).
 
     The training is `settings` (a Settings), or the page's fields as keywords:
-    export_run('run.html', dataset='moons', hidden=[16, 16], lr=0.1, steps=100).
-    `frames` and `grid` (the boundary's cells a side) set the file's size.
+    export_run('run.html', dataset='moons', hidden=[16, 16], lr=0.1, steps=100), where
+    the dataset may also be a CSV file's path. `frames` and `grid` (the boundary's cells
+    a side) set the file's size.
     """
-    run = record_run(settings or settings_from(**fields), frames, grid=grid)
+    dataset = _csv_file(fields['dataset']) if 'dataset' in fields else None
+    if dataset is not None:
+        fields['dataset'] = 'upload'
+    run = record_run(settings or settings_from(**fields), frames, dataset=dataset, grid=grid)
     path = Path(path)
     path.write_text(replay_html(run), encoding='utf-8')
     return path, run
