@@ -12,11 +12,13 @@ tables and numbers, uploads are CSV files of numbers.
 """
 
 import asyncio
+import gc
 import ipaddress
 import json
 import secrets
 import socket
 import threading
+import time
 import webbrowser
 from pathlib import Path
 
@@ -382,6 +384,16 @@ def _listening_socket(host, port):
     return sock
 
 
+def _collect_cycles(every=30.0):
+    """fit() turns Python's cycle collector off while it trains (the engine makes no cycles),
+    and a paused run stays inside fit(); the server's own objects do make cycles, so
+    collect them now and then."""
+    while True:
+        time.sleep(every)
+        if not gc.isenabled():
+            gc.collect()
+
+
 def serve(host='127.0.0.1', port=0, open_browser=True):
     """Serve the playground until Ctrl-C; port 0 picks a free port. Prints the URL."""
     import uvicorn
@@ -403,6 +415,7 @@ def serve(host='127.0.0.1', port=0, open_browser=True):
               f"{host} can use it (it has no password)", flush=True)
     print(f"tapegrad playground: {url}  (Ctrl-C stops it)", flush=True)
     threading.Thread(target=warm_up, name='warm-up', daemon=True).start()
+    threading.Thread(target=_collect_cycles, name='collect-cycles', daemon=True).start()
     if open_browser:
         threading.Timer(0.3, webbrowser.open, [url]).start()
     try:

@@ -116,6 +116,10 @@
 
   async function applySettings(settings) {
     $('upload-label').hidden = settings.dataset !== 'upload';
+    if (settings.dataset === 'upload' && !page.uploadName) {
+      say('');
+      return true;  // the run goes on until a file is chosen
+    }
     try {
       await post('/api/settings', { settings });
       say('');
@@ -133,6 +137,11 @@
     page.lastFrame = null; page.sample = Math.min(page.sample, facts.samples - 1);
     page.network = new TG.Network($('network'), facts, openGraph);
     $('boundary-title').textContent = facts.bounds ? 'Decision boundary' : 'Predictions';
+    $('boundary-caption').textContent = facts.bounds
+      ? 'Colour: the class the model gives each place, paler where it is less sure. Dots: the ' +
+        'training points. Click a point to pick it for the neuron graph.'
+      : 'Rings: each sample\'s target; dots: the model\'s output for it. Click a sample to pick ' +
+        'it for the neuron graph.';
     $('summary').textContent = `${facts.dataset}: ${facts.samples} samples; MLP(${facts.sizes[0]}, ` +
       `[${facts.sizes.slice(1).join(', ')}]), ${facts.act}, ${facts.parameters} parameters; ` +
       `${facts.loss} loss, ${facts.optimizer} lr ${facts.lr}`;
@@ -229,8 +238,17 @@
   }
 
   function pickSample(event) {
-    if (!page.facts || !page.facts.bounds) return;
+    if (!page.facts) return;
     const rect = event.target.getBoundingClientRect();
+    if (!page.facts.bounds) {  // the predictions view: one column a sample
+      const n = page.facts.labels.length, pad = 30;
+      const i = Math.floor((event.clientX - rect.left - pad) / ((rect.width - 2 * pad) / n));
+      if (i < 0 || i >= n) return;
+      page.sample = i;
+      $('graph-sample').value = i;
+      draw();
+      return loadGraph();
+    }
     const [x, y] = TG.fromPixel(page.facts, rect.width, rect.height, event.clientX - rect.left,
                                 event.clientY - rect.top);
     let best = 0, bestDistance = Infinity;

@@ -106,7 +106,7 @@ const NeuronGraph = (() => {
         const child = this.byId.get(current.children[i]);
         return `${line}  →  ${child.name}.grad = ${TG.format(child.grad)}`;
       });
-      const done = this.step === this.steps ? ' Done: every gradient is known.' : '';
+      const done = this.step === this.steps ? '\nDone: every gradient is known.' : '';
       return `Step ${this.step}: backward() visits ${current.name} (${current.op}) and passes its ` +
              `grad to its inputs:\n${lines.join('\n')}${done}`;
     }

@@ -15,6 +15,7 @@
     `[${facts.sizes.slice(1).join(', ')}]), ${facts.act}, ${facts.parameters} parameters; ` +
     `${facts.loss} loss, ${facts.optimizer} lr ${facts.lr}; ${run.steps} steps`;
   $('boundary-title').textContent = facts.bounds ? 'Decision boundary' : 'Predictions';
+  if (!facts.bounds) $('boundary-caption').textContent = 'Rings: each sample\'s target; dots: the model\'s output for it.';
   if (run.message) { $('message').textContent = run.message; $('message').hidden = false; }
   $('frame').max = frames.length - 1;
 
