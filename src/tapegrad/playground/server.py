@@ -166,6 +166,9 @@ def _endpoint(handler):
             return JSONResponse({'error': str(error), 'field': error.field}, error.status)
         except (SettingsError, GraphError) as error:
             return JSONResponse({'error': str(error), 'field': getattr(error, 'field', None)}, 400)
+        except Exception as error:  # noqa: BLE001 - one message on the page; the server goes on
+            return JSONResponse({'error': f"the playground failed: {type(error).__name__}: {error}",
+                                 'field': None}, 500)
     return endpoint
 
 
@@ -367,6 +370,8 @@ def create_app(hosts):
 
 
 def _listening_socket(host, port):
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port must be from 0 (a free port) to 65535, got {port}")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as error:
