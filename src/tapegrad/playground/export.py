@@ -34,10 +34,10 @@ def record_run(settings, frames=60, dataset=None, grid=GRID):
     """Train as the page would for settings.steps steps; keep about `frames` frames of it,
     each boundary a grid x grid picture."""
     dataset = dataset or built_in(settings.dataset)
-    loss = settings.loss_for(dataset)
-    targets = targets_for(loss, dataset)
+    options = settings.fit_options(dataset)
+    targets = targets_for(options['loss'], dataset)
     model = build_model(settings, dataset)
-    facts = run_facts(settings, dataset, model, loss, grid)
+    facts = run_facts(settings, dataset, model, options['loss'], grid)
     maker = FrameMaker(model, dataset, facts)
     every = max(1, math.ceil(settings.steps / frames))
     recorded = [maker(0, History(), 'replay')]
@@ -48,9 +48,8 @@ def record_run(settings, frames=60, dataset=None, grid=GRID):
 
     message = None
     try:
-        fit(model, dataset.X, targets, loss=loss, optimizer=settings.optimizer, lr=settings.lr,
-            steps=settings.steps, batch_size=settings.batch_size, l2=settings.l2,
-            seed=settings.seed, progress=False, callback=keep)
+        fit(model, dataset.X, targets, steps=settings.steps, progress=False, callback=keep,
+            **options)
     except TrainingError as error:
         message = f"Training stopped: {error}"
         if recorded[-1]['step'] != len(error.history):

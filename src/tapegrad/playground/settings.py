@@ -153,6 +153,11 @@ class Settings:
     steps_per_frame: int = 1
     steps: int = 100        # the sweep's (and the export's) number of steps
 
+    def fit_options(self, dataset):
+        """fit()'s keyword arguments for these settings on `dataset` (all but the steps)."""
+        return dict(loss=self.loss_for(dataset), optimizer=self.optimizer, lr=self.lr,
+                    batch_size=self.batch_size, l2=self.l2, seed=self.seed)
+
     def loss_for(self, dataset):
         """The loss to train with: the one chosen, or for 'auto' the usual one for the targets."""
         if self.loss != 'auto':

@@ -24,11 +24,6 @@ class Stopped(Exception):
     """The page closed, or asked for a fresh run: end the training thread."""
 
 
-def _fit_options(settings, loss):
-    return dict(loss=loss, optimizer=settings.optimizer, batch_size=settings.batch_size,
-                l2=settings.l2, seed=settings.seed)
-
-
 class Run:
     """One page's model, trained step by step on request; `publish(event)` sends to the page.
 
@@ -122,9 +117,9 @@ class Run:
     def _train(self):
         try:
             self._wait_for_leave()
-            history = fit(self.model, self.dataset.X, self.targets, lr=self.settings.lr,
-                          steps=MAX_STEPS, progress=False, callback=self._after_step,
-                          **_fit_options(self.settings, self.loss))
+            history = fit(self.model, self.dataset.X, self.targets, steps=MAX_STEPS,
+                          progress=False, callback=self._after_step,
+                          **self.settings.fit_options(self.dataset))
             self.state = 'finished'
             self.publish(self._frame(history))
         except Stopped:
@@ -195,11 +190,11 @@ class Sweep:
 
     def _sweep(self):
         steps = self.settings.steps
+        options = self.settings.fit_options(self.dataset)
+        del options['lr']  # the sweep's to choose
         try:
             curves = lr_sweep(self._new_model, self.dataset.X, self.targets, rates=self.rates,
-                              steps=steps, seed=self.settings.seed, callback=self._after_step,
-                              **{k: v for k, v in _fit_options(self.settings, self.loss).items()
-                                 if k != 'seed'})
+                              steps=steps, callback=self._after_step, **options)
         except Stopped:
             return
         except Exception as error:  # noqa: BLE001
