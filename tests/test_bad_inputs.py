@@ -17,6 +17,7 @@ from tapegrad.checkpoint import CheckpointError
 from tapegrad.data import DataError, day5, load_csv
 from tapegrad.losses import binary_cross_entropy, cross_entropy, hinge, mse
 from tapegrad.optim import SGD
+from tapegrad.playground.settings import SettingsError, parse_settings, read_csv
 from tapegrad.train import TrainingError
 
 DOC = Path(__file__).resolve().parent.parent / 'docs' / 'bad-input.md'
@@ -109,6 +110,13 @@ CASES = {
     'cli-bad-choice': (cli('train', '--loss', 'l1'), ('cli', 2, "argument --loss: invalid choice: 'l1'")),
     'cli-no-dataset': (cli('train', '--dataset', 'nosuch'), ('cli', 1, "no dataset 'nosuch': give a CSV file or one of day5, exercise_2d, moons")),
     'cli-bad-formula': (cli('graph', 'tanh(a +'), ('cli', 1, r"cannot read 'tanh\(a \+'")),
+    # the playground's checks; tests/test_playground_browser.py shows each message on the page
+    'playground-layers-zero': (lambda t: parse_settings({'layers': '0'}), raises(SettingsError, 'hidden layers: 0 is not possible here; give 1 to 6')),
+    'playground-width': (lambda t: parse_settings({'widths': ['10000']}), raises(SettingsError, 'hidden layer 1: a width of 10,000 neurons is not possible here')),
+    'playground-lr-text': (lambda t: parse_settings({'lr': 'fast'}), raises(SettingsError, "learning rate must be a number such as 0.1 or 1e-3, got 'fast'")),
+    'playground-csv-ragged': (lambda t: read_csv('data.csv', b'a,b,y\n1,2,0\n3,1\n'), raises(SettingsError, 'data.csv, line 3 has 2 columns; the header has 3')),
+    'playground-csv-too-big': (lambda t: read_csv('big.csv', b'1' * 1_000_001), raises(SettingsError, 'big.csv is 1,000,001 bytes; the playground takes CSV files up to 1,000,000 bytes')),
+    'playground-dataset': (lambda t: parse_settings({'dataset': 'mnist'}), raises(SettingsError, "no dataset 'mnist': choose one of moons, circles, spiral, blobs, xor, day5, or upload a CSV file")),
 }
 
 

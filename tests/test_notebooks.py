@@ -11,14 +11,13 @@ cell that ends by drawing must display an image that decodes and is not all one 
 
 import base64
 import functools
+import importlib.util
 import io
 import json
 import math
-import os
 import random
 import re
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -26,14 +25,25 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-from nbclient import NotebookClient
 from PIL import Image
 from sklearn.datasets import make_moons
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / 'notebooks'
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / 'notebooks'
 EXPECTED = ['01-derivatives-and-backprop.ipynb', '02-neuron-layer-mlp.ipynb',
             '03-training.ipynb', '04-moons.ipynb']
-CELL_TIMEOUT = 120  # seconds; each cell takes a few at most
+MAX_NOTEBOOK_BYTES = 1_000_000  # pictures included: committed notebooks stay small
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location('execute_notebooks',
+                                                  ROOT / 'scripts' / 'execute_notebooks.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+execute_notebooks = _load_script()
 
 # The seeds' Day 5 data, written out here rather than read from tapegrad.data.
 DAY5_X = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -82,14 +92,7 @@ def executed(name):
                      "print(json.dumps({"
                      + ", ".join(f"{key!r}: {expr}" for key, expr in expressions.items())
                      + "}))")
-    notebook.cells.append(nbformat.v4.new_code_cell(report_source))
-    with tempfile.TemporaryDirectory() as workdir:
-        client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name='python3',
-                                resources={'metadata': {'path': workdir}})
-        # a backend chosen for this process (MPLBACKEND=Agg) would keep the kernel from
-        # drawing inline: let the kernel choose its own
-        client.execute(env={k: v for k, v in os.environ.items() if k != 'MPLBACKEND'})
-    report_cell = notebook.cells.pop()
+    (report_cell,) = execute_notebooks.execute(notebook, [nbformat.v4.new_code_cell(report_source)])
     report = json.loads(''.join(o['text'] for o in report_cell.outputs if o.get('name') == 'stdout'))
     return notebook, report
 
@@ -152,14 +155,28 @@ def test_runs_in_this_python_and_every_drawing_shows_something(name):
     assert drawing_cells >= 2, f"{name} draws only {drawing_cells} pictures"
 
 
-@pytest.mark.parametrize('name', EXPECTED)
-def test_committed_without_outputs(name):
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-    nbformat.validate(notebook)
-    for i, cell in enumerate(notebook.cells):
-        if cell.cell_type == 'code':
-            assert not cell.outputs and cell.execution_count is None, \
-                f"{name}, cell {i} is saved with its outputs: clear them (small diffs)"
+@pytest.mark.parametrize('name', sorted(p.name for p in NOTEBOOKS.glob('*.ipynb')))
+def test_committed_with_the_outputs_the_code_prints_now(name):
+    """A learner reads the committed outputs without running anything: they must be current.
+
+    Every code cell is saved executed, and what it printed then is what it prints now. If
+    this fails after a change, run scripts/execute_notebooks.py and commit the notebooks.
+    """
+    committed = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbformat.validate(committed)
+    assert (NOTEBOOKS / name).stat().st_size < MAX_NOTEBOOK_BYTES, f"{name}: pictures too large"
+    notebook, _ = executed(name)
+    fix = "run `python scripts/execute_notebooks.py` and commit the notebooks"
+    code = [c for c in committed.cells if c.cell_type == 'code']
+    fresh = [c for c in notebook.cells if c.cell_type == 'code']
+    assert [c.source for c in code] == [c.source for c in fresh]
+    for i, (old, new) in enumerate(zip(code, fresh), start=1):
+        assert old.execution_count == i, f"{name}, code cell {i} is saved without running: {fix}"
+        if images(new):
+            assert images(old), f"{name}, code cell {i}: its picture is not saved: {fix}"
+        was, now = execute_notebooks.printed(old), execute_notebooks.printed(new)
+        assert was == now, (f"{name}, code cell {i} printed, when committed:\n{was}\nand prints "
+                            f"now:\n{now}\n{fix}")
 
 
 # ----------------------------------------------------------------------------------

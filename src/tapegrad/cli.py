@@ -91,6 +91,7 @@ def cmd_demo(args):
     print(f"\nwrote {len(written)} files to {folder}/:")
     for path, what in written:
         print(f"  {path.name:28} {what}")
+    print("\nwatch a network learn, live in your browser: tapegrad playground")
 
 
 def demo_pictures(folder, day5, moons):
@@ -300,6 +301,23 @@ def cmd_bench(args):
 
 
 # ----------------------------------------------------------------------------------
+# tapegrad playground
+
+
+def cmd_playground(args):
+    from .playground import export_run, serve
+    if args.export is None:
+        return serve(host=args.host, port=args.port, open_browser=not args.no_browser)
+    path, run = export_run(args.export, frames=args.frames, dataset=args.dataset, hidden=args.hidden,
+                           act=args.act, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
+                           batch_size=args.batch_size, l2=args.l2, seed=args.seed, steps=args.steps)
+    print(f"wrote {path}: {len(run['frames'])} frames of {run['steps']} steps on "
+          f"{run['facts']['dataset']}; open it in a browser (no server or network needed)")
+    if run['message']:
+        print(f"  {run['message']}")
+
+
+# ----------------------------------------------------------------------------------
 
 
 def build_parser():
@@ -365,6 +383,22 @@ def build_parser():
     bench = commands.add_parser('bench', help='time micrograd, eager, tape, PyTorch and NumPy side by side')
     bench.add_argument('bench_args', nargs=argparse.REMAINDER, help='passed to the benchmark (try --help)')
     bench.set_defaults(run=cmd_bench)
+    play = commands.add_parser('playground', help='watch a network learn in your browser, '
+                                                  'down to each gradient')
+    play.add_argument('--host', default='127.0.0.1', help='address to serve on (default: %(default)s)')
+    play.add_argument('--port', type=int, default=0, help='port to serve on (default: a free one)')
+    play.add_argument('--no-browser', action='store_true', help='print the URL, do not open a browser')
+    play.add_argument('--export', metavar='FILE.html', help='train with the options below and write '
+                      'one HTML file that replays the run, instead of serving')
+    play.add_argument('--frames', type=int, default=60, help='--export: frames kept (default: %(default)s)')
+    play.add_argument('--dataset', default='moons', help='--export: a built-in dataset or a CSV file')
+    for option, default in (('--act', 'relu'), ('--loss', 'auto'),
+                            ('--optimizer', 'sgd'), ('--lr', '0.1'), ('--steps', '100'),
+                            ('--batch-size', 'all'), ('--l2', '0.0001'), ('--seed', '1337')):
+        play.add_argument(option, default=default, help='--export: default %(default)s')
+    play.add_argument('--hidden', nargs='+', default=['16', '16'], metavar='N',
+                      help='--export: hidden layer widths (default: 16 16)')
+    play.set_defaults(run=cmd_playground)
     return parser
 
 
