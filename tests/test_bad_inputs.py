@@ -65,6 +65,13 @@ def unwritable_out(tmp_path):
     return cli('train', '--steps', '1', '--out', 'file/sub')(tmp_path)
 
 
+def dropout_from_torch(tmp_path):
+    import torch  # the case needs PyTorch, as interop does
+    from tapegrad.interop import from_torch
+    nn = torch.nn
+    return from_torch(nn.Sequential(nn.Linear(2, 3), nn.Dropout(), nn.Linear(3, 1)))
+
+
 a, b = Value(1.0), Value(2.0)
 X4, y4 = day5()
 
@@ -109,6 +116,9 @@ CASES = {
     'cli-bad-choice': (cli('train', '--loss', 'l1'), ('cli', 2, "argument --loss: invalid choice: 'l1'")),
     'cli-no-dataset': (cli('train', '--dataset', 'nosuch'), ('cli', 1, "no dataset 'nosuch': give a CSV file or one of day5, exercise_2d, moons")),
     'cli-bad-formula': (cli('graph', 'tanh(a +'), ('cli', 1, r"cannot read 'tanh\(a \+'")),
+    'state-dict-keys': (lambda t: MLP(2, [1]).load_state_dict({'0.weight': [[1.0, 2.0]]}), raises(ValueError, r"missing keys '0.bias' \(strict=False loads the keys that match\)")),
+    'state-dict-shape': (lambda t: MLP(2, [3]).load_state_dict(MLP(2, [4]).state_dict()), raises(ValueError, r"'0.weight' is shape \(4, 2\) in the state dict, shape \(3, 2\) in the model")),
+    'from-torch-layer': (dropout_from_torch, raises(TypeError, "layer 1 is a Dropout; tapegrad's MLP has Linear layers")),
 }
 
 
