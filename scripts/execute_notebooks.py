@@ -25,6 +25,7 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / 'notebooks'
 CELL_TIMEOUT = 120  # seconds; each cell takes a few at most
+ADDRESS = re.compile(r' at 0x[0-9a-f]+')
 # matplotlib's figures at 72 dots an inch: the committed pictures stay small
 SMALL_FIGURES = "import matplotlib as _mpl; _mpl.rcParams['figure.dpi'] = 72; del _mpl"
 
@@ -48,13 +49,30 @@ def execute(notebook, extra_cells=()):
     for number, cell in enumerate((c for c in notebook.cells if c.cell_type == 'code'), start=1):
         cell.execution_count = number
         cell.metadata.pop('execution', None)
+        cell.outputs = _steady(cell.outputs)
         for output in cell.outputs:
             if 'execution_count' in output:
                 output['execution_count'] = number
     return extras
 
 
-ADDRESS = re.compile(r' at 0x[0-9a-f]+')
+def _steady(outputs):
+    """The outputs without what changes from run to run of the same code: a picture's
+    plain-text stand-in that shows a memory address, and the split of printed text into
+    chunks (which depends on timing)."""
+    steady = []
+    for output in outputs:
+        data = output.get('data', {})
+        if len(data) > 1 and ADDRESS.search(data.get('text/plain', '')):
+            del data['text/plain']
+        previous = steady[-1] if steady else None
+        if (output.get('output_type') == 'stream' and previous is not None
+                and previous.get('output_type') == 'stream'
+                and previous.get('name') == output.get('name')):
+            previous['text'] += output['text']
+            continue
+        steady.append(output)
+    return steady
 
 
 def printed(cell):

@@ -66,6 +66,13 @@ def unwritable_out(tmp_path):
     return cli('train', '--steps', '1', '--out', 'file/sub')(tmp_path)
 
 
+def dropout_from_torch(tmp_path):
+    import torch  # the case needs PyTorch, as interop does
+    from tapegrad.interop import from_torch
+    nn = torch.nn
+    return from_torch(nn.Sequential(nn.Linear(2, 3), nn.Dropout(), nn.Linear(3, 1)))
+
+
 a, b = Value(1.0), Value(2.0)
 X4, y4 = day5()
 
@@ -117,6 +124,9 @@ CASES = {
     'playground-csv-ragged': (lambda t: read_csv('data.csv', b'a,b,y\n1,2,0\n3,1\n'), raises(SettingsError, 'data.csv, line 3 has 2 columns; the header has 3')),
     'playground-csv-too-big': (lambda t: read_csv('big.csv', b'1' * 1_000_001), raises(SettingsError, 'big.csv is 1,000,001 bytes; the playground takes CSV files up to 1,000,000 bytes')),
     'playground-dataset': (lambda t: parse_settings({'dataset': 'mnist'}), raises(SettingsError, "no dataset 'mnist': choose one of moons, circles, spiral, blobs, xor, day5, or upload a CSV file")),
+    'state-dict-keys': (lambda t: MLP(2, [1]).load_state_dict({'0.weight': [[1.0, 2.0]]}), raises(ValueError, r"missing keys '0.bias' \(strict=False loads the keys that match\)")),
+    'state-dict-shape': (lambda t: MLP(2, [3]).load_state_dict(MLP(2, [4]).state_dict()), raises(ValueError, r"'0.weight' is shape \(4, 2\) in the state dict, shape \(3, 2\) in the model")),
+    'from-torch-layer': (dropout_from_torch, raises(TypeError, "layer 1 is a Dropout; tapegrad's MLP has Linear layers")),
 }
 
 

@@ -5,7 +5,8 @@ a kernel running this environment's Python; a cell that raises fails the test. A
 after the notebook's own reports some of its variables as JSON, and the tests compare them
 with independent references: calculus, numbers published by micrograd and Karpathy's
 lecture, the seeds' 41 parameters, and PyTorch float64 twins of the Day 4, Day 5 and moons
-models (same weights, drawn as tapegrad draws them; moons data from scikit-learn). Every
+models (same weights, drawn as tapegrad draws them; moons data from scikit-learn); the
+moons run handed to PyTorch halfway ends as the twin's run does. Every
 cell that ends by drawing must display an image that decodes and is not all one colour.
 """
 
@@ -31,7 +32,7 @@ from sklearn.datasets import make_moons
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / 'notebooks'
 EXPECTED = ['01-derivatives-and-backprop.ipynb', '02-neuron-layer-mlp.ipynb',
-            '03-training.ipynb', '04-moons.ipynb']
+            '03-training.ipynb', '04-moons.ipynb', '05-to-pytorch.ipynb']
 MAX_NOTEBOOK_BYTES = 1_000_000  # pictures included: committed notebooks stay small
 
 
@@ -74,6 +75,17 @@ REPORTS = {
         'accuracy': 'history.accuracy',
         'engine': 'history.engine',
         'engine_runs': 'runs',
+    },
+    '05-to-pytorch.ipynb': {
+        'fit_losses': 'history.loss',
+        'torch_losses': 'torch_losses',
+        'score_gap': 'score_gap',
+        'net_state': '{k: v.tolist() for k, v in net.state_dict().items()}',
+        'trained_state': 'trained.state_dict()',
+        'loss_here': 'loss_here',
+        'loss_there': 'loss_there.item()',
+        'grads_here': 'grads_here',
+        'grads_there': 'grads_there',
     },
 }
 
@@ -133,7 +145,7 @@ DRAWS = re.compile(r'^(draw_dot|draw_network|plot_\w+)\(|^plt\.show\(\)')
 # Every notebook
 
 
-def test_the_four_notebooks_are_there():
+def test_every_notebook_is_there():
     assert set(EXPECTED) <= {p.name for p in NOTEBOOKS.glob('*.ipynb')}
 
 
@@ -281,8 +293,8 @@ def test_03_hand_loop_fit_and_sweep_follow_pytorch():
     assert curves[1.0][-1] == pytest.approx(8.0, abs=1e-6)
 
 
-def test_04_moons_reaches_every_point_as_pytorch_does():
-    _, report = executed('04-moons.ipynb')
+def torch_moons_run():
+    """micrograd's moons demo in PyTorch: (loss, accuracy) of each step."""
     X, labels = make_moons(n_samples=100, noise=0.1, random_state=1337)
     X, y = torch.tensor(X), torch.tensor(2.0 * labels - 1)
     params = torch_mlp([2, 16, 16, 1], seed=1337)
@@ -296,7 +308,12 @@ def test_04_moons_reaches_every_point_as_pytorch_does():
                 p.add_(g, alpha=-(1.0 - 0.9 * k / 100))
         losses.append(loss.item())
         accuracy.append(((scores > 0) == (y > 0)).double().mean().item())
+    return losses, accuracy
 
+
+def test_04_moons_reaches_every_point_as_pytorch_does():
+    _, report = executed('04-moons.ipynb')
+    losses, accuracy = torch_moons_run()
     assert report['loss'] == pytest.approx(losses, abs=1e-9)
     assert report['accuracy'] == accuracy
     assert report['accuracy'][-1] == 1.0
@@ -304,3 +321,16 @@ def test_04_moons_reaches_every_point_as_pytorch_does():
     runs = report['engine_runs']
     assert runs['eager'] == pytest.approx(runs['auto'], abs=1e-12)
     assert runs['eager'] == pytest.approx(losses[:5], abs=1e-12)
+
+
+def test_05_a_run_handed_to_pytorch_halfway_ends_as_pytorch_s_own():
+    _, report = executed('05-to-pytorch.ipynb')
+    losses, _ = torch_moons_run()
+    assert len(report['fit_losses']) == len(report['torch_losses']) == 50
+    assert report['fit_losses'] + report['torch_losses'] == pytest.approx(losses, abs=1e-9)
+    assert report['score_gap'] < 1e-12
+    # from_torch took the trained weights, bit for bit
+    assert report['trained_state'] == report['net_state']
+    # the compiled loss through PyTorch's autograd
+    assert report['loss_there'] == pytest.approx(report['loss_here'], rel=1e-12)
+    assert report['grads_there'] == pytest.approx(report['grads_here'], rel=1e-12, abs=1e-15)

@@ -27,7 +27,7 @@ __version__ = '0.1.0'
 
 
 _SUBMODULES = ('losses', 'optim', 'data', 'train', 'viz', 'tape', 'expression', 'cli',
-               'anomaly', 'checkpoint', 'checker')
+               'anomaly', 'checkpoint', 'checker', 'interop')
 
 
 def __getattr__(name):

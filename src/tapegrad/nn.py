@@ -6,12 +6,16 @@ weight by weight), so `random.seed(42)` before building a model gives the seeds'
 
 import numbers
 import random
+from collections import namedtuple
 
 from . import checkpoint
 from .engine import Value
 
 ACTIVATIONS = ('tanh', 'relu', 'sigmoid', 'linear')
 BIAS_INITS = ('zero', 'uniform')
+
+# what load_state_dict(strict=False) returns, as PyTorch's does
+IncompatibleKeys = namedtuple('IncompatibleKeys', 'missing_keys unexpected_keys')
 
 
 class Module:
@@ -34,6 +38,60 @@ class Module:
         Written atomically: a crash mid-write leaves any previous file at `path` whole.
         """
         return checkpoint.write(path, self, optimizer)
+
+    # -- PyTorch's names: the model as the Sequential that interop.to_torch builds ------
+
+    def linears(self):
+        """The model as layers in a row, as PyTorch's Linear sees them: one (weight, bias,
+        act) per layer; weight is a list of rows of Values (a row per neuron), bias a list."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not lay out its parameters as layers: give it a "
+            f"linears() method (one (weight rows, bias, act) per layer, see MLP.linears) "
+            f"or a named_parameters() method")
+
+    def named_parameters(self):
+        """[(name, Values)] named as in PyTorch: '0.weight' (rows of Values), '0.bias',
+        '2.weight', ... The Linears are at 0, 2, 4: an activation module follows each."""
+        named = []
+        for i, (weight, bias, _) in enumerate(self.linears()):
+            named += [(f'{2 * i}.weight', weight), (f'{2 * i}.bias', bias)]
+        return named
+
+    def state_dict(self, as_tensors=False):
+        """{name: numbers} for named_parameters(): nested lists of floats, or float64 torch
+        tensors with as_tensors=True. The keys and shapes of the PyTorch twin's state_dict()."""
+        state = {name: _numbers(values) for name, values in self.named_parameters()}
+        if as_tensors:
+            import torch  # here only: tapegrad itself runs without PyTorch
+            state = {name: torch.tensor(data, dtype=torch.float64) for name, data in state.items()}
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Set the parameters from a state_dict() of this model or of its PyTorch twin.
+
+        As in PyTorch: keys missing from `state_dict` or unexpected in it are an error
+        that lists them, unless strict=False, which loads the rest; a shape that differs
+        is always an error. Nothing changes unless everything loads. Returns
+        (missing_keys, unexpected_keys).
+        """
+        own = dict(self.named_parameters())
+        given = {name: _as_lists(data) for name, data in dict(state_dict).items()}
+        missing = [name for name in own if name not in given]
+        unexpected = [name for name in given if name not in own]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys {', '.join(map(repr, missing))}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys {', '.join(map(repr, unexpected))}")
+        if problems:
+            problems[-1] += " (strict=False loads the keys that match)"
+        problems += _shape_problems(own, given)
+        if problems:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: {'; '.join(problems)}")
+        for name, values in own.items():
+            if name in given:
+                _assign(values, given[name])
+        return IncompatibleKeys(missing, unexpected)
 
     @classmethod
     def load(cls, path):
@@ -89,6 +147,9 @@ class Neuron(Module):
     def parameters(self):
         return self.w + [self.b]
 
+    def linears(self):
+        return [([self.w], [self.b], self.act)]
+
     def config(self):
         return {'nin': self.nin, 'act': self.act}
 
@@ -109,6 +170,10 @@ class Layer(Module):
 
     def parameters(self):
         return [p for n in self.neurons for p in n.parameters()]
+
+    def linears(self):
+        weight, bias = [n.w for n in self.neurons], [n.b for n in self.neurons]
+        return [(weight, bias, self.neurons[0].act)]
 
     def config(self):
         first = self.neurons[0]
@@ -149,6 +214,9 @@ class MLP(Module):
     def parameters(self):
         return [p for layer in self.layers for p in layer.parameters()]
 
+    def linears(self):
+        return [linear for layer in self.layers for linear in layer.linears()]
+
     def config(self):
         nin, *nouts = self.sizes
         return {'nin': nin, 'nouts': nouts, 'act': self.act, 'out_act': self.out_act}
@@ -164,3 +232,49 @@ class MLP(Module):
         if self.out_act != self.act:
             text += f", out_act={self.out_act!r}"
         return text + f")  # {len(self.parameters())} parameters"
+
+
+# ----------------------------------------------------------------------------------
+# State dicts: nested lists of Values and of numbers, matched by shape
+
+
+def _numbers(values):
+    """Values (nested in lists) as their numbers, nested alike."""
+    return [_numbers(v) for v in values] if isinstance(values, list) else values.data
+
+
+def _as_lists(data):
+    """A tensor or array as nested lists (0-d: a number); lists and numbers as they are."""
+    return data.tolist() if hasattr(data, 'tolist') else data
+
+
+def _shape(nested):
+    """(rows, columns) of a list of lists of numbers, (n,) of a list, () of a number;
+    None for anything else (ragged lists, strings, ...)."""
+    if isinstance(nested, numbers.Real) and not isinstance(nested, bool):
+        return ()
+    if isinstance(nested, (list, tuple)):
+        shapes = {_shape(item) for item in nested}
+        if None not in shapes and len(shapes) <= 1:
+            return (len(nested), *(shapes.pop() if shapes else ()))
+    return None
+
+
+def _shape_problems(own, given):
+    problems = []
+    for name, values in own.items():
+        if name in given and _shape(given[name]) != _shape(_numbers(values)):
+            shape = _shape(given[name])
+            what = f"shape {shape}" if shape is not None else f"not numbers: {given[name]!r:.60}"
+            problems.append(f"{name!r} is {what} in the state dict, "
+                            f"shape {_shape(_numbers(values))} in the model")
+    return problems
+
+
+def _assign(values, data):
+    """Set the Values (nested in lists) to the numbers of `data` (nested alike)."""
+    if isinstance(values, list):
+        for v, d in zip(values, data):
+            _assign(v, d)
+    else:
+        values.data = float(data)

@@ -200,6 +200,12 @@ class CompiledFunction:
             return outputs[0]
         return (outputs[0], *_nest(template, iter(outputs[1:])))
 
+    def to_torch(self):
+        """This loss as a function over PyTorch tensors, `loss = f(params_tensor, *data)`,
+        its tape lowered to batched tensor ops: see tapegrad.interop.TorchLoss."""
+        from ..interop import TorchLoss  # PyTorch only for those who ask for it
+        return TorchLoss(self)
+
 
 def _seed(replay, pgrad):
     """Zero a one-sample replay's gradients and start backward at the loss: d loss/d loss = 1."""

@@ -55,7 +55,8 @@ def _describe(ins):
         x, W, b = args[:n], args[n:n + n * m], args[n + n * m:]
         rows = ' '.join(_runs(W[j * n:(j + 1) * n]) for j in range(m))
         return f"{m}x{n}  x={_runs(x)}  W={_shorten(rows)}  b={_runs(b)}"
-    return ' '.join(map(str, args)) + (f"  k={arg!r}" if OPS[op].takes_number else '')
+    takes_number = op in OPS and OPS[op].takes_number
+    return ' '.join(map(str, args)) + (f"  k={arg!r}" if takes_number else '')
 
 
 def _runs(slots):

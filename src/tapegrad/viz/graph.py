@@ -54,8 +54,9 @@ def draw_dot(root, rankdir='LR', color_by_grad=False, max_nodes=500, path=None, 
                     'fontname': 'Helvetica', 'fontsize': '11'},
         node_attr={'fontname': 'Helvetica', 'fontsize': '11'},
         edge_attr={'arrowsize': '0.6', 'color': '#555555'})
+    name = {v: f"v{i}" for i, v in enumerate(order)}  # the same names at every drawing
     for v in order:
-        node = str(id(v))
+        node = name[v]
         style = grad_fill(v.grad, largest_grad) if color_by_grad else {}
         if v is root:
             style['penwidth'] = '2'
@@ -66,7 +67,7 @@ def draw_dot(root, rankdir='LR', color_by_grad=False, max_nodes=500, path=None, 
                        height='0.3', fontsize='10')
             graph.edge(node + 'op', node)
             for child in v._prev:
-                graph.edge(str(id(child)), node + 'op')
+                graph.edge(name[child], node + 'op')
     if color_by_grad:
         graph.attr(label=_grad_legend(largest_grad), labelloc='b', labeljust='c')
     return finish(graph, path, format, return_path)
