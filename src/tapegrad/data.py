@@ -2,9 +2,9 @@
 
 Everything speaks plain Python: X is a list of rows of floats, y a list of labels (ints)
 or targets (floats); only `load_csv` returns NumPy arrays, so that a large file stays
-compact (fit() takes either). The generators draw their random numbers exactly as scikit-learn
-does, so `make_moons`, `make_circles` and `make_blobs` give the same floats as
-`sklearn.datasets` for the same arguments, without depending on scikit-learn.
+compact (fit() takes either). The generators draw their random numbers exactly as
+scikit-learn does, so `make_moons`, `make_circles` and `make_blobs` give the same floats
+as `sklearn.datasets` for the same arguments, without depending on scikit-learn.
 
     >>> X, y = make_moons(n_samples=100, noise=0.1, random_state=1337)
     >>> len(X), len(X[0]), sorted(set(y))
@@ -293,7 +293,7 @@ class _TargetColumn:
 
     def __init__(self, path, names, index):
         self.path, self.names, self.index = path, names, index
-        self.first = None              # (line, cell) of the first target: numbers or names?
+        self.first = None   # (line, text, is it a number?) of the first: numbers or names
         self.numbers = array('d')
         self.codes = array('q')        # for names: the position of each one in self.classes
         self.classes = {}
@@ -321,8 +321,7 @@ class _TargetColumn:
 
     def array(self):
         if not self.first[2]:
-            names = list(self.classes)
-            return np.array([names[code] for code in self.codes], dtype=object)
+            return np.array(list(self.classes), dtype=object)[np.frombuffer(self.codes, dtype=np.int64)]
         y = np.frombuffer(self.numbers, dtype=np.float64)
         whole = np.all(np.abs(y) <= 2 ** 53) and np.all(y == np.floor(y))
         return y.astype(np.int64) if whole else y
