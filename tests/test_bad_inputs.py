@@ -117,9 +117,7 @@ def checkpoint_changed(change, text_change=None):
             optimizer=Adam(model.parameters()), progress=False, checkpoint=path)
         document = json.loads(path.read_text())
         change(document)
-        del document['checksum']
-        document['checksum'] = checkpoint._checksum(document)
-        text = json.dumps(document)
+        text = checkpoint._text(document)
         path.write_text(text_change(text) if text_change else text)
         return MLP.load(path)
     return load

@@ -5,7 +5,7 @@ JSON, never pickle: loading a checkpoint reads numbers and names and runs no cod
 are written with Python's repr, which reads back to the same bits, so a resumed run is
 bit-identical to one that never stopped. Files are written atomically: into a temporary
 file beside the target, then renamed over it, so a crash mid-write leaves the previous
-checkpoint whole. A SHA-256 checksum of the contents catches a changed digit. Reading
+checkpoint whole. A SHA-256 checksum of the text before it catches any changed digit. Reading
 checks every field before anything is built from it: the model a file describes must have
 as many parameters as the file holds. Standard library only.
 """
@@ -56,8 +56,7 @@ def write(path, model, optimizer=None, training=None, classes=None):
     }
     if classes is not None:
         document['classes'] = list(classes)
-    document['checksum'] = _checksum(document)
-    _write_atomically(path, json.dumps(document, indent=1))
+    _write_atomically(path, _text(document))
     return path
 
 
@@ -112,11 +111,25 @@ def _is_running(pid):
     return True
 
 
-def _checksum(document):
-    """SHA-256 of the document without its checksum, written canonically."""
-    contents = {key: value for key, value in document.items() if key != 'checksum'}
-    canonical = json.dumps(contents, sort_keys=True, separators=(',', ':'))
-    return hashlib.sha256(canonical.encode('utf-8')).hexdigest()
+# The checksum is the last field, of the text before it: a digit changed by hand changes
+# the checksum even where the new digits would read back as the same float.
+_CHECKSUM = re.compile(r',\n "checksum": "([^"\n]*)"\n\}\s*$')
+
+
+def _text(document):
+    """The file's text: the document, then the SHA-256 of its text as the last field."""
+    body = json.dumps({key: value for key, value in document.items() if key != 'checksum'},
+                      indent=1)
+    return body[:-2] + f',\n "checksum": "{_sha256(body)}"\n}}\n'
+
+
+def _sha256(text):
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def _checksum_matches(text):
+    found = _CHECKSUM.search(text)
+    return found is not None and found[1] == _sha256(text[:found.start()] + '\n}')
 
 
 # ----------------------------------------------------------------------------------
@@ -156,7 +169,7 @@ def read(path):
         raise CheckpointError(f"{path}: checkpoint format version {_show(document.get('version'))}; "
                               f"this tapegrad reads versions {' and '.join(map(str, READS))}")
     _Fields(path).check(document)
-    if document['version'] >= 2 and document.get('checksum') != _checksum(document):
+    if document['version'] >= 2 and not _checksum_matches(text):
         raise CheckpointError(f"{path}: the checksum does not match the contents: the file "
                               f"was changed or corrupted after it was written")
     return document

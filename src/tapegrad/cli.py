@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from . import __version__, checkpoint, validate
 from .engine import Value, topological_order
 from .expression import parse_expression
 from .nn import ACTIVATIONS, MLP
@@ -259,7 +259,6 @@ class Task:
 
 def check_numbers(args):
     """The numeric options, each in its range, before anything is loaded or trained."""
-    from . import validate
     try:
         validate.whole_number('--steps', args.steps)
         if args.batch_size is not None:
@@ -274,7 +273,7 @@ def check_numbers(args):
 
 
 def cmd_train(args):
-    from . import checkpoint, data
+    from . import data
     from .train import TrainingError, fit
     check_numbers(args)
     folder = output_folder(args.out)
