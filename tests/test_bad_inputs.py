@@ -4,19 +4,22 @@ The table and this file must list the same ids: a row without a case, or a case 
 a row, fails the first test.
 """
 
+import json
 import math
 import re
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tapegrad import MLP, Neuron, Value, fit
+from tapegrad import MLP, Neuron, Value, checkpoint, fit
 from tapegrad.checkpoint import CheckpointError
 from tapegrad.data import DataError, day5, load_csv
 from tapegrad.losses import binary_cross_entropy, cross_entropy, hinge, mse
-from tapegrad.optim import SGD
+from tapegrad.optim import SGD, Adam
 from tapegrad.playground.settings import SettingsError, parse_settings, read_csv
 from tapegrad.train import TrainingError
 
@@ -73,6 +76,71 @@ def dropout_from_torch(tmp_path):
     return from_torch(nn.Sequential(nn.Linear(2, 3), nn.Dropout(), nn.Linear(3, 1)))
 
 
+def run_in(tmp_path, *args, limit_file_size=None):
+    def limits():
+        if limit_file_size:   # writes past it fail as on a full disk (Python ignores SIGXFSZ)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
+    return subprocess.run([sys.executable, '-m', 'tapegrad', *map(str, args)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, preexec_fn=limits)
+
+
+def train_on_csv(text):
+    def run(tmp_path):
+        csv_file(tmp_path, text)
+        return run_in(tmp_path, 'train', '--dataset', 'data.csv', '--out', 'out')
+    return run
+
+
+def latin1_csv(tmp_path):
+    path = tmp_path / 'data.csv'
+    path.write_bytes('a,b,y\n1,2,0\n3,\u00e9,1\n'.encode('latin-1'))
+    return load_csv(path)
+
+
+def exercises_into_a_file(tmp_path):
+    (tmp_path / 'afile').write_text('')
+    return run_in(tmp_path, 'exercises', 'afile')
+
+
+def fit_lr_inf_keeps_the_optimizer(tmp_path):
+    model = MLP(3, [1])
+    opt = SGD(model.parameters(), lr=0.1)
+    before = [p.data for p in model.parameters()]
+    try:
+        fit(model, X4, y4, optimizer=opt, lr=math.inf, progress=False)
+    finally:
+        assert opt.lr == 0.1 and [p.data for p in model.parameters()] == before
+
+
+def steps_as_numpy_int(tmp_path):
+    return len(fit(MLP(3, [1]), X4, y4, steps=np.int64(3), progress=False))
+
+
+def checkpoint_changed(change, text_change=None):
+    """Load a checkpoint written by fit(), changed by `change` (its checksum made to match)."""
+    def load(tmp_path):
+        path = tmp_path / 'ck.json'
+        model = MLP(2, [4, 1])
+        fit(model, [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [1, -1, 1], loss='hinge', steps=3,
+            optimizer=Adam(model.parameters()), progress=False, checkpoint=path)
+        document = json.loads(path.read_text())
+        change(document)
+        text = checkpoint._text(document)
+        path.write_text(text_change(text) if text_change else text)
+        return MLP.load(path)
+    return load
+
+
+def change_a_digit(text):
+    start = text.index('"parameters": [') + len('"parameters": [')
+    digit = next(i for i in range(start + 12, len(text)) if text[i].isdigit())
+    return text[:digit] + str((int(text[digit]) + 1) % 10) + text[digit + 1:]
+
+
+def describe_a_huge_model(document):
+    document['model'].update(nin=100_000, nouts=[100_000, 1])
+
+
 a, b = Value(1.0), Value(2.0)
 X4, y4 = day5()
 
@@ -83,6 +151,9 @@ CASES = {
     'value-list': (lambda t: Value([1.0]), raises(TypeError, 'got list')),
     'value-huge-int': (lambda t: Value(1.0) + 10**400, raises(ValueError, r'integer too large for a float: 10000000000000000000\.\.\. \(401 digits\)')),
     'value-nested': (lambda t: Value(Value(1.0)), raises(TypeError, 'got a Value.*use that Value itself')),
+    'value-numpy-bool': (lambda t: Value(np.bool_(True)).data, equals(1.0)),
+    'fit-loss-float': (lambda t: fit(MLP(3, [1]), X4, y4, loss=lambda p, y: 1.0, progress=False), raises(TypeError, r'the loss function must return a Value computed from the predictions .* got float: 1.0')),
+    'check-timeout-zero': (cli('check', '--timeout', '0', 'x.py'), ('cli', 2, r"argument --timeout: the time limit must be a positive, finite number of seconds; got '0'")),
     'op-text': (lambda t: Value(1.0) + 'a', raises(TypeError, "'Value' and 'str'")),
     'exponent-text': (lambda t: Value(2.0) ** 'k', raises(TypeError, "'Value' and 'str'")),
     'exponent-list': (lambda t: Value(2.0) ** [1], raises(TypeError, "'Value' and 'list'")),
@@ -91,8 +162,8 @@ CASES = {
     'divide-zero': (lambda t: (1 / Value(0.0)).data, equals(math.inf)),
     'exp-overflow': (lambda t: Value(1000.0).exp().data, equals(math.inf)),
     'input-length': (lambda t: Neuron(3)([2.0, 3.0]), raises(ValueError, r'Neuron expects 3 inputs, got 2: \[2.0, 3.0\]')),
-    'layer-size-zero': (lambda t: MLP(3, [4, 0]), raises(ValueError, 'each layer size in nouts must be a positive whole number, got 0')),
-    'layer-size-negative': (lambda t: MLP(-3, [4]), raises(ValueError, r'nin \(number of inputs\) must be a positive whole number, got -3')),
+    'layer-size-zero': (lambda t: MLP(3, [4, 0]), raises(ValueError, 'each layer size in nouts must be a whole number >= 1, got 0')),
+    'layer-size-negative': (lambda t: MLP(-3, [4]), raises(ValueError, r'nin \(number of inputs\) must be a whole number >= 1, got -3')),
     'nouts-empty': (lambda t: MLP(3, []), raises(ValueError, r'nouts must be a non-empty list of layer sizes, such as \[4, 4, 1\]; got \[\]')),
     'activation': (lambda t: MLP(3, [4, 1], act='gelu'), raises(ValueError, "act must be one of 'tanh', 'relu', 'sigmoid', 'linear'; got 'gelu'")),
     'hinge-labels': (lambda t: hinge([a, b], [0, 1]), raises(ValueError, 'labels must be \\+1 or -1, got 0 at index 0; map 0/1 labels')),
@@ -107,7 +178,7 @@ CASES = {
     'csv-ragged': (lambda t: load_csv(csv_file(t, 'a,b,y\n1,2,0\n3,1\n')), raises(DataError, 'data.csv, line 3 has 2 columns; the header has 3')),
     'csv-missing': (lambda t: load_csv(csv_file(t, 'a,b,y\n1,2,0\n3,,1\n')), raises(DataError, r"data.csv, line 3, column 2 \('b'\): missing value")),
     'csv-text': (lambda t: load_csv(csv_file(t, 'a,b,y\n1,2,0\n3,x,1\n')), raises(DataError, r"data.csv, line 3, column 2 \('b'\): 'x' is not a number")),
-    'lr-negative': (lambda t: SGD([a], lr=-1), raises(ValueError, 'SGD: lr must be a number >= 0, got -1')),
+    'lr-negative': (lambda t: SGD([a], lr=-1), raises(ValueError, 'SGD: lr must be a finite number >= 0, got -1')),
     'diverging': (diverge, raises(TrainingError, r'step \d+: the (loss|gradient).*\(not finite\).*keeps its parameters.*smaller learning rate')),
     'checkpoint-truncated': (truncated_checkpoint, raises(CheckpointError, 'm.json: not valid JSON at line .*truncated or corrupted')),
     'checkpoint-architecture': (resume_other_architecture, raises(CheckpointError, r'nouts=\[4, 1\].*not a MLP.*nouts=\[5, 1\]')),
@@ -127,6 +198,36 @@ CASES = {
     'state-dict-keys': (lambda t: MLP(2, [1]).load_state_dict({'0.weight': [[1.0, 2.0]]}), raises(ValueError, r"missing keys '0.bias' \(strict=False loads the keys that match\)")),
     'state-dict-shape': (lambda t: MLP(2, [3]).load_state_dict(MLP(2, [4]).state_dict()), raises(ValueError, r"'0.weight' is shape \(4, 2\) in the state dict, shape \(3, 2\) in the model")),
     'from-torch-layer': (dropout_from_torch, raises(TypeError, "layer 1 is a Dropout; tapegrad's MLP has Linear layers")),
+    'csv-not-utf8': (latin1_csv, raises(DataError, r'data.csv, line 3: byte 0xe9 is not UTF-8 text; save the file as UTF-8')),
+    'csv-underscore': (lambda t: load_csv(csv_file(t, 'a,b,y\n1,2,0\n1_0,1,1\n')), raises(DataError, r"data.csv, line 3, column 1 \('a'\): '1_0' is not a number; write it without '_'")),
+    'csv-mixed-target': (lambda t: load_csv(csv_file(t, 'a,b,y\n1,2,cat\n4,5,6\n')), raises(DataError, r"line 3, column 3 \('y'\): '6' is a number, but the column's first value, line 2, is the class name 'cat'")),
+    'fit-batch-size-zero': (lambda t: fit(MLP(3, [1]), X4, y4, batch_size=0, progress=False), raises(ValueError, r'fit: batch_size must be a whole number >= 1 or None \(the whole set\), got 0')),
+    'fit-seed-none': (lambda t: fit(MLP(3, [1]), X4, y4, batch_size=2, seed=None, progress=False), raises(ValueError, r'fit: seed .* must be a whole number from 0 to 2\*\*32 - 1 \(4294967295\), got None')),
+    'fit-l2-negative': (lambda t: fit(MLP(3, [1]), X4, y4, l2=-1, progress=False), raises(ValueError, 'fit: l2 must be a finite number >= 0, got -1')),
+    'fit-lr-inf': (fit_lr_inf_keeps_the_optimizer, raises(ValueError, 'fit: lr must be a finite number >= 0, got inf')),
+    'fit-steps-numpy': (steps_as_numpy_int, equals(3)),
+    'cli-steps-zero': (cli('train', '--steps', '0'), ('cli', 1, '--steps must be a whole number >= 1, got 0')),
+    'cli-batch-size': (cli('train', '--batch-size', '-5'), ('cli', 1, '--batch-size must be a whole number >= 1, got -5')),
+    'cli-seed-negative': (cli('train', '--seed', '-1'), ('cli', 1, r'--seed must be a whole number from 0 to 2\*\*32 - 1 \(4294967295\), got -1')),
+    'cli-lr-inf': (cli('train', '--lr', 'inf'), ('cli', 1, '--lr must be a finite number >= 0, got inf')),
+    'cli-l2-negative': (cli('train', '--l2', '-1'), ('cli', 1, r'--l2 must be a finite number >= 0, got -1.0')),
+    'cli-one-class': (train_on_csv('a,b,y\n1,2,yes\n3,4,yes\n'), ('cli', 1, "every target of data.csv is 'yes': a classifier needs at least two classes")),
+    'cli-one-row': (train_on_csv('a,b,y\n1,2,0.5\n'), ('cli', 1, 'data.csv has 1 sample; training needs at least 2')),
+    'cli-diverging': (cli('train', '--dataset', 'day5', '--act', 'relu'), ('cli', 1, r'training diverged: the loss grew from 45.06 at the first step to \S+ at the last; try a smaller --lr \(now 0.1\)')),
+    'graph-long-sum': (cli('graph', '+'.join(['a'] * 3000), '--set', 'a=1'), ('cli', 1, 'makes 3,000 values; a drawing of more than 500 is unreadable')),
+    'graph-deep-power': (cli('graph', '**'.join(['a'] * 5000), '--set', 'a=1'), ('cli', 1, 'makes 5,000 values; a drawing of more than 500 is unreadable')),
+    'exercises-file': (exercises_into_a_file, ('cli', 1, r"cannot write to the output folder 'afile' \('afile' is a file\); choose another folder")),
+    'out-proc': (cli('graph', 'a', '--set', 'a=1', '--out', '/proc/x.svg'), ('cli', 1, r"cannot write to the output folder '/proc' \(files cannot be made in '/proc'\); choose another with --out")),
+    'disk-full': (lambda t: run_in(t, 'train', '--steps', '1', '--out', 'out', limit_file_size=2048), ('cli', 1, r"File too large: 'out/model.json'")),
+    'checkpoint-huge-model': (checkpoint_changed(describe_a_huge_model), raises(CheckpointError, r'ck.json: describes a MLP\(nin=100000, nouts=\[100000, 1\].*\) with 10,000,200,001 parameters, but "parameters" holds 17')),
+    'checkpoint-long-integer': (checkpoint_changed(lambda d: None, lambda text: re.sub(r'(?<="parameters": \[)[^,]+', '7' * 5000, text)), raises(CheckpointError, r'ck.json: "parameters\[0\]" is an integer of 5000 digits: not a number')),
+    'checkpoint-deep': (checkpoint_changed(lambda d: None, lambda text: text.replace('"training": {', '"training": ' + '[' * 100_000 + ']' * 100_000 + ', "x": {')), raises(CheckpointError, r'ck.json: "training" is nested too deeply')),
+    'checkpoint-setting': (checkpoint_changed(lambda d: d['model'].update(rng='x')), raises(CheckpointError, r'ck.json: "model.rng" is not a setting of MLP')),
+    'checkpoint-class': (checkpoint_changed(lambda d: d.pop('class')), raises(CheckpointError, r'ck.json: "class" must name the model.s class, such as "MLP"; got null')),
+    'checkpoint-optimizer-lr': (checkpoint_changed(lambda d: d['optimizer']['state'].update(lr='fast')), raises(CheckpointError, r'ck.json: "optimizer.state.lr" is "fast": not a number')),
+    'checkpoint-step': (checkpoint_changed(lambda d: d['training'].update(step='x')), raises(CheckpointError, r'ck.json: "training.step" must be a whole number >= 0, got "x"')),
+    'checkpoint-history': (checkpoint_changed(lambda d: d['training'].update(history=None)), raises(CheckpointError, r'ck.json: "training.history" must hold the lists loss, accuracy and lr, got null')),
+    'checkpoint-checksum': (checkpoint_changed(lambda d: None, change_a_digit), raises(CheckpointError, r'ck.json: the checksum does not match the contents')),
 }
 
 

@@ -182,10 +182,10 @@ def test_batches_in_order_and_whole_set():
 @pytest.mark.parametrize('batch_size', [0, -2, 2.5, True, '4'])
 def test_batches_reject_a_bad_batch_size(batch_size):
     X, y = numbered_set(5)
-    expected = f"batch_size must be a positive whole number.*{batch_size!r}"
+    expected = f"batch_size must be a whole number >= 1 or None.*{batch_size!r}"
     with pytest.raises(ValueError, match=expected):
         list(batches(X, y, batch_size))
-    with pytest.raises(ValueError, match="batch_size must be a positive whole number"):
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1 or None"):
         sample_batch(X, y, batch_size)
 
 
@@ -222,30 +222,79 @@ def test_load_csv_with_a_header_matches_numpy(tmp_path):
     path = write(tmp_path, "x1, x2,label\n0.5,-1e-3,1\n2,3.25,0\n\n-7,8e2,1\n")
     X, y, names = load_csv(path)
     table = np.loadtxt(path, delimiter=',', skiprows=1)
-    assert X == table[:, :2].tolist() and y == table[:, 2].astype(int).tolist()
+    assert X.dtype == np.float64 and np.array_equal(X, table[:, :2])
+    assert y.dtype == np.int64 and np.array_equal(y, table[:, 2])
     assert names == ['x1', 'x2']
-    assert all(type(label) is int for label in y)
 
 
 def test_load_csv_without_a_header_and_target_by_name_or_index(tmp_path):
     path = write(tmp_path, "1.5,2,0.25\n3,4.5,-1.75\n")
     table = np.loadtxt(path, delimiter=',')
     X, y, names = load_csv(path)
-    assert X == table[:, :2].tolist() and y == table[:, 2].tolist()
+    assert np.array_equal(X, table[:, :2]) and y.dtype == np.float64 and np.array_equal(y, table[:, 2])
     assert names == ['column 1', 'column 2']
-    assert all(type(target) is float for target in y)
-    assert load_csv(path, target=0) == (table[:, 1:].tolist(), table[:, 0].tolist(),
-                                        ['column 2', 'column 3'])
-    assert load_csv(path, target=-2) == load_csv(path, target='column 2')
-    assert load_csv(path, target=-2)[1] == [2, 4.5]
+    X, y, names = load_csv(path, target=0)
+    assert np.array_equal(X, table[:, 1:]) and np.array_equal(y, table[:, 0])
+    assert names == ['column 2', 'column 3']
+    assert same_csv(load_csv(path, target=-2), load_csv(path, target='column 2'))
+    assert load_csv(path, target=-2)[1].tolist() == [2, 4.5]
     # an explicit header=True turns a numeric first row into names
-    assert load_csv(path, header=True) == ([[3.0, 4.5]], [-1.75], ['1.5', '2'])
+    X, y, names = load_csv(path, header=True)
+    assert X.tolist() == [[3.0, 4.5]] and y.tolist() == [-1.75] and names == ['1.5', '2']
+
+
+def same_csv(a, b):
+    return all(np.array_equal(u, v) for u, v in zip(a[:2], b[:2])) and a[2] == b[2]
 
 
 def test_load_csv_target_by_name(tmp_path):
     path = write(tmp_path, "y,a,b\n1,2,3\n-1,5,6\n")
-    assert load_csv(path, target='y') == ([[2.0, 3.0], [5.0, 6.0]], [1, -1], ['a', 'b'])
-    assert load_csv(path, target=0) == load_csv(path, target='y')
+    X, y, names = load_csv(path, target='y')
+    assert X.tolist() == [[2.0, 3.0], [5.0, 6.0]] and y.tolist() == [1, -1] and names == ['a', 'b']
+    assert same_csv(load_csv(path, target=0), load_csv(path, target='y'))
+
+
+def test_load_csv_reads_class_names_in_the_target_column(tmp_path):
+    path = write(tmp_path, "1.5,2,yes\n3,4.5, no\n0,1,yes\n")   # no header: 'yes' is a name
+    X, y, names = load_csv(path)
+    assert np.array_equal(X, np.loadtxt(path, delimiter=',', usecols=(0, 1)))
+    assert y.tolist() == ['yes', 'no', 'yes'] and names == ['column 1', 'column 2']
+    path = write(tmp_path, "a,b,animal\n1,2,cat\n2,1,dog\n3,3,bird\n")
+    assert load_csv(path)[1].tolist() == ['cat', 'dog', 'bird']
+
+
+def test_load_csv_reads_a_byte_order_mark_and_quoted_cells(tmp_path):
+    path = tmp_path / 'excel.csv'
+    path.write_bytes('\ufeffa,b,y\n"1.5",2,"0"\n3,"4",1\n'.encode('utf-8'))
+    X, y, names = load_csv(path)
+    assert X.tolist() == [[1.5, 2.0], [3.0, 4.0]] and y.tolist() == [0, 1] and names == ['a', 'b']
+
+
+@pytest.mark.parametrize('cell', ['1_0', '١٠', '１０', '0x10', '1e', '.', '-'])
+def test_load_csv_takes_only_decimals_that_numpy_also_reads(tmp_path, cell):
+    # float() reads '1_0' as 10.0 and Arabic or full-width digits too; a CSV number is decimal
+    path = write(tmp_path, f"a,b,y\n1,{cell},0\n")
+    with pytest.raises(ValueError):
+        np.loadtxt(path, delimiter=',', skiprows=1)   # the reference refuses it too
+    with pytest.raises(DataError, match=f"line 2, column 2 \\('b'\\): '{cell}' is not a number"):
+        load_csv(path)
+
+
+def test_load_csv_names_the_line_of_a_byte_that_is_not_utf8(tmp_path):
+    path = tmp_path / 'latin1.csv'
+    path.write_bytes('a,b,y\n1,2,0\n3,é,1\n'.encode('latin-1'))
+    with pytest.raises(DataError, match=r"latin1.csv, line 3: byte 0xe9 is not UTF-8 text"):
+        load_csv(path)
+
+
+def test_load_csv_of_many_rows_is_compact(tmp_path):
+    rows = np.random.RandomState(0).normal(size=(20_000, 3))
+    rows[:, 2] = rows[:, 2] > 0
+    path = tmp_path / 'many.csv'
+    np.savetxt(path, rows, delimiter=',', header='a,b,label', comments='', fmt=['%.17g', '%.17g', '%d'])
+    X, y, names = load_csv(path)
+    assert np.array_equal(X, rows[:, :2]) and np.array_equal(y, rows[:, 2].astype(int))
+    assert X.nbytes == 20_000 * 2 * 8   # floats in one array, not a list of lists
 
 
 BAD_FILES = [
@@ -266,6 +315,12 @@ BAD_FILES = [
     ("a,b,c\n1,2,3\n", dict(target='label'), ["no column 'label'", "'a', 'b', 'c'"]),
     ("a,b,c\n1,2,3\n", dict(target=3), ["no column index 3", "'a', 'b', 'c'"]),
     ("1,2\n3,4\n", dict(target='y'), ["no column 'y'", "'column 1', 'column 2'"]),
+    ("a,b,y\n1,2,3\n4,5,six\n", {}, ["line 3", "column 3 ('y')", "'six' is not a number",
+                                       "the column's first value, line 2, is the number 3"]),
+    ("a,b,y\n1,2,cat\n4,5,6\n", {}, ["line 3", "column 3 ('y')", "'6' is a number, but the "
+                                       "column's first value, line 2, is the class name 'cat'"]),
+    ("a,b,y\n1,2,cat\n4,5,\n", {}, ["line 3", "column 3 ('y')", "missing value"]),
+    ("a,b,y\n1,2,3\n4,5,1e999\n", {}, ["line 3", "'1e999' is not a finite number"]),
 ]
 
 
@@ -323,3 +378,13 @@ def test_check_dataset_errors(X, y, message):
     with pytest.raises(DataError) as error:
         check_dataset(X, y)
     assert message in str(error.value)
+
+
+def test_check_dataset_of_arrays_names_the_first_value_that_is_not_finite():
+    X = np.zeros((5, 3))
+    X[3, 2], X[4, 0] = math.inf, math.nan
+    with pytest.raises(DataError, match=r"X\[3\]\[2\] is not finite: inf"):
+        check_dataset(X, np.zeros(5))
+    with pytest.raises(DataError, match=r"y\[1\] is not finite: nan"):
+        check_dataset(np.zeros((2, 1)), np.array([0.0, math.nan]))
+    assert check_dataset(np.zeros((4, 2)), np.arange(4)) == (4, 2)

@@ -114,7 +114,7 @@ def test_a_csv_over_the_limit_is_refused_before_reading():
 
 @pytest.mark.parametrize('content, fragment', [
     (b'\xff\xfe\x00', 'is not UTF-8 text'),
-    (b'a,b\n1,x\n', "'x' is not a number"),
+    (b'a,b,y\nx,1,0\n2,3,1\n', "'x' is not a number"),
     (b'a,b,label\n1,2,1\n3,4,1\n', 'every target is 1'),
 ])
 def test_other_bad_csv_files(content, fragment):

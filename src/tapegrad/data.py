@@ -1,25 +1,29 @@
 """Datasets for training: the seeds' toy sets, seeded generators, mini-batches and CSV files.
 
 Everything speaks plain Python: X is a list of rows of floats, y a list of labels (ints)
-or targets (floats). The generators draw their random numbers exactly as scikit-learn
-does, so `make_moons`, `make_circles` and `make_blobs` give the same floats as
-`sklearn.datasets` for the same arguments, without depending on scikit-learn.
+or targets (floats); only `load_csv` returns NumPy arrays, so that a large file stays
+compact (fit() takes either). The generators draw their random numbers exactly as
+scikit-learn does, so `make_moons`, `make_circles` and `make_blobs` give the same floats
+as `sklearn.datasets` for the same arguments, without depending on scikit-learn.
 
     >>> X, y = make_moons(n_samples=100, noise=0.1, random_state=1337)
     >>> len(X), len(X[0]), sorted(set(y))
     (100, 2, [0, 1])
 """
 
+import codecs
 import csv
+import itertools
 import math
 import numbers
+from array import array
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
-
-class DataError(ValueError):
-    """A dataset that cannot be used: the message says where it is wrong and with what value."""
+from . import validate
+from .validate import DataError  # noqa: F401  (raised here; importable from here)
 
 
 def _random_state(random_state):
@@ -174,13 +178,6 @@ DATASETS = {
 # Mini-batches
 
 
-def _check_batch_size(batch_size):
-    whole_number = isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool)
-    if not whole_number or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive whole number or None (the whole set), "
-                         f"got {batch_size!r}")
-
-
 def _check_same_length(X, y):
     if len(X) != len(y):
         raise DataError(f"X has {len(X)} samples but y has {len(y)}; they must pair up one to one")
@@ -195,10 +192,9 @@ def batches(X, y, batch_size, shuffle=True, random_state=None):
     yields the whole set once, in order, drawing nothing.
     """
     _check_same_length(X, y)
-    if batch_size is None:
+    if validate.batch_size('batches: batch_size', batch_size) is None:
         yield list(X), list(y)
         return
-    _check_batch_size(batch_size)
     order = list(range(len(X)))
     if shuffle:
         order = _random_state(random_state).permutation(len(X)).tolist()
@@ -215,9 +211,8 @@ def sample_batch(X, y, batch_size, random_state=None):
     batch_size=None is the whole set, in order, drawing nothing (the demo's full batch).
     """
     _check_same_length(X, y)
-    if batch_size is None:
+    if validate.batch_size('sample_batch: batch_size', batch_size) is None:
         return list(X), list(y)
-    _check_batch_size(batch_size)
     chosen = _random_state(random_state).permutation(len(X))[:batch_size].tolist()
     return [X[i] for i in chosen], [y[i] for i in chosen]
 
@@ -226,76 +221,151 @@ def sample_batch(X, y, batch_size, random_state=None):
 # CSV files
 
 
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def load_csv(path, target=None, header='auto'):
-    """Read a comma-separated file of numbers: returns (X, y, feature_names).
+    """Read a comma-separated file: returns (X, y, feature_names).
 
-    `target` is the target column's name or its index (0-based; negative counts from the
-    end); None means the last column. `header` is True, False, or 'auto': the first row is
-    a header when one of its cells is not a number. Without a header the columns are
-    named 'column 1', 'column 2', ... . Targets that are all whole numbers come back as
-    ints (class labels), otherwise as floats. Blank lines are skipped. Anything else that
-    is not a finite number raises DataError naming the file, line, column and value.
+    X is a NumPy array of floats, one row a sample: 8 bytes a number, so a file of a
+    million rows loads in seconds into about the memory its numbers take. `target` is the
+    target column's name or its index (0-based; negative counts from the end); None means
+    the last column. The target column holds numbers or class names, not both: y is an
+    array of ints when the numbers are all whole (class labels), of floats otherwise, and
+    of str for names such as `yes`/`no` (an object array).
+
+    `header` is True, False, or 'auto': the first row is a header when one of its feature
+    cells is not a number. Without a header the columns are named 'column 1', 'column 2',
+    ... . Blank lines are skipped. Numbers are written as decimals (`1.5`, `-2e-3`; `1_0`
+    is not one). Anything else raises DataError naming the file, line, column and value.
     """
-    with open(path, newline='', encoding='utf-8-sig') as f:
-        reader = csv.reader(f)
-        # (line number, cells) for each non-blank row; line_num counts lines read so far
-        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    if not rows:
-        raise DataError(f"{path} is empty: expected rows of comma-separated numbers")
     if header not in (True, False, 'auto'):
         raise ValueError(f"load_csv: header must be True, False or 'auto', got {header!r}")
-    if header == 'auto':
-        header = not all(_is_number(cell) for cell in rows[0][1])
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as file:
+            return _read_csv(path, csv.reader(file), target, header)
+    except UnicodeDecodeError:
+        raise DataError(_not_utf8(path)) from None
+
+
+def _read_csv(path, reader, target, header):
+    # (line number, cells) for each non-blank row; line_num counts the lines read so far
+    rows = ((reader.line_num, row) for row in reader if ''.join(row).strip())
+    first = next(rows, None)
+    if first is None:
+        raise DataError(f"{path} is empty: expected rows of comma-separated numbers")
+    if header == 'auto':  # a class name in the target column (when known) makes no header
+        target_cell = len(first[1]) - 1 if target is None else target
+        header = any(_number(cell) is None for k, cell in enumerate(first[1])
+                     if isinstance(target_cell, str) or k != target_cell % len(first[1]))
     if header:
-        names = [cell.strip() for cell in rows[0][1]]
-        rows = rows[1:]
-        if not rows:
-            raise DataError(f"{path} has a header but no data rows")
+        names = [cell.strip() for cell in first[1]]
         width, what_sets_width = len(names), 'the header has'
     else:
-        width, what_sets_width = len(rows[0][1]), f'line {rows[0][0]} has'
+        rows = itertools.chain([first], rows)
+        width, what_sets_width = len(first[1]), f'line {first[0]} has'
         names = [f'column {k}' for k in range(1, width + 1)]
     if width < 2:
         raise DataError(f"{path} has {width} column; expected feature columns and a target column")
-
     target_index = _target_index(path, names, target)
+    feature_columns = [k for k in range(width) if k != target_index]
 
-    def where(line, k):
-        column = f"column {k + 1} ({names[k]!r})" if header else f"column {k + 1}"
-        return f"{path}, line {line}, {column}"
+    def cell_number(line, row, k):
+        value = _number(row[k])
+        if value is None or not math.isfinite(value):
+            raise DataError(_not_a_number(path, names if header else None, line, k, row[k]))
+        return value
 
-    table = []
+    features = array('d')
+    targets = _TargetColumn(path, names if header else None, target_index)
     for line, row in rows:
         if len(row) != width:
             raise DataError(f"{path}, line {line} has {len(row)} columns; "
                             f"{what_sets_width} {width}")
-        numbers_in_row = []
-        for k, cell in enumerate(row):
-            if not cell.strip():
-                raise DataError(f"{where(line, k)}: missing value (an empty cell)")
-            try:
-                value = float(cell)
-            except ValueError:
-                raise DataError(f"{where(line, k)}: {cell.strip()!r} is not a number") from None
-            if not math.isfinite(value):
-                raise DataError(f"{where(line, k)}: {cell.strip()!r} is not a finite number")
-            numbers_in_row.append(value)
-        table.append(numbers_in_row)
+        for k in feature_columns:
+            features.append(cell_number(line, row, k))
+        targets.add(line, row[target_index])
+    if not features:
+        raise DataError(f"{path} has a header but no data rows")
+    X = np.frombuffer(features, dtype=np.float64).reshape(-1, len(feature_columns))
+    return X, targets.array(), [names[k] for k in feature_columns]
 
-    X = [[v for k, v in enumerate(row) if k != target_index] for row in table]
-    y = [row[target_index] for row in table]
-    if all(v.is_integer() for v in y):
-        y = [int(v) for v in y]
-    feature_names = [name for k, name in enumerate(names) if k != target_index]
-    return X, y, feature_names
+
+class _TargetColumn:
+    """The target cells, kept as numbers or as class names (whichever the first one is)."""
+
+    def __init__(self, path, names, index):
+        self.path, self.names, self.index = path, names, index
+        self.first = None   # (line, text, is it a number?) of the first: numbers or names
+        self.numbers = array('d')
+        self.codes = array('q')        # for names: the position of each one in self.classes
+        self.classes = {}
+
+    def add(self, line, cell):
+        value = _number(cell)
+        if self.first is None:
+            self.first = (line, cell.strip(), value is not None)
+        line_1, cell_1, numbers = self.first
+        if numbers and value is not None and math.isfinite(value):
+            self.numbers.append(value)
+            return
+        if not numbers and value is None and cell.strip():
+            self.codes.append(self.classes.setdefault(cell.strip(), len(self.classes)))
+            return
+        problem = _not_a_number(self.path, self.names, line, self.index, cell)
+        if numbers and cell.strip() and value is None:
+            problem += (f"; the column's first value, line {line_1}, is the number {cell_1}: "
+                        f"it holds numbers or class names, not both")
+        elif not numbers and value is not None:
+            problem = (f"{_where(self.path, self.names, line, self.index)}: {cell.strip()!r} is a "
+                       f"number, but the column's first value, line {line_1}, is the class name "
+                       f"{cell_1!r}: it holds numbers or class names, not both")
+        raise DataError(problem)
+
+    def array(self):
+        if not self.first[2]:
+            return np.array(list(self.classes), dtype=object)[np.frombuffer(self.codes, dtype=np.int64)]
+        y = np.frombuffer(self.numbers, dtype=np.float64)
+        whole = np.all(np.abs(y) <= 2 ** 53) and np.all(y == np.floor(y))
+        return y.astype(np.int64) if whole else y
+
+
+def _number(cell):
+    """The number written in a cell, or None when it does not hold one (nan and inf do)."""
+    text = cell.strip()
+    if not text.isascii() or '_' in text:  # float() also reads '1_0' and other scripts' digits
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _where(path, names, line, k):
+    return f"{path}, line {line}, column {k + 1}" + (f" ({names[k]!r})" if names else "")
+
+
+def _not_a_number(path, names, line, k, cell):
+    where = _where(path, names, line, k)
+    text = cell.strip()
+    if not text:
+        return f"{where}: missing value (an empty cell)"
+    if _number(cell) is not None:
+        return f"{where}: {text!r} is not a finite number"
+    if '_' in text and _number(text.replace('_', '')) is not None:
+        return f"{where}: {text!r} is not a number; write it without '_'"
+    return f"{where}: {text!r} is not a number"
+
+
+def _not_utf8(path):
+    """Where a file stops being UTF-8 text, for the error message."""
+    raw = Path(path).read_bytes()
+    start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    try:
+        raw[start:].decode('utf-8')
+        return f"{path} is not UTF-8 text"
+    except UnicodeDecodeError as error:
+        at = start + error.start
+    line = raw.count(b'\n', 0, at) + 1
+    return (f"{path}, line {line}: byte 0x{raw[at]:02x} is not UTF-8 text; save the file as "
+            f"UTF-8 (in a spreadsheet, as \"CSV UTF-8\")")
 
 
 def _target_index(path, names, target):
@@ -322,13 +392,42 @@ def _target_index(path, names, target):
 def check_dataset(X, y):
     """Check X and y before training; return (n_samples, n_features).
 
-    X must be a non-empty list of rows of equal length holding finite numbers, and y one
-    finite number per row. The first problem found raises DataError (a ValueError) with
-    its position and value.
+    X must be a non-empty list (or 2-D array) of rows of equal length holding finite
+    numbers, and y one finite number per row. The first problem found raises DataError
+    (a ValueError) with its position and value.
     """
     if len(X) == 0:
         raise DataError("the dataset is empty: X has no samples")
     _check_same_length(X, y)
+    if _numeric_array(X, ndim=2):
+        n_features = X.shape[1]
+        if n_features == 0:
+            raise DataError("X[0] is an empty row: each sample needs at least one feature")
+        _first_not_finite('X', X)
+    else:
+        n_features = _check_rows(X)
+    if _numeric_array(y, ndim=1):
+        _first_not_finite('y', y)
+    else:
+        for i, value in enumerate(y):
+            validate.data_value(f"y[{i}]", value)
+    return len(X), n_features
+
+
+def _numeric_array(a, ndim):
+    return isinstance(a, np.ndarray) and a.ndim == ndim and a.dtype.kind in 'fiu'
+
+
+def _first_not_finite(name, a):
+    """Raise DataError naming the first value of array `a` that is not finite, if any."""
+    bad = ~np.isfinite(a)
+    if bad.any():
+        position = np.argwhere(bad)[0].tolist()
+        validate.data_value(name + ''.join(f'[{i}]' for i in position), a[tuple(position)].item())
+
+
+def _check_rows(X):
+    """n_features of a list of rows, each checked value by value."""
     n_features = None
     for i, row in enumerate(X):
         if isinstance(row, str) or not hasattr(row, '__len__'):
@@ -341,14 +440,5 @@ def check_dataset(X, y):
         elif len(row) != n_features:
             raise DataError(f"X[{i}] has {len(row)} features, expected {n_features} like X[0]")
         for j, value in enumerate(row):
-            _check_number(f"X[{i}][{j}]", value)
-    for i, value in enumerate(y):
-        _check_number(f"y[{i}]", value)
-    return len(X), n_features
-
-
-def _check_number(where, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise DataError(f"{where} is not a number: {value!r}; datasets hold plain ints and floats")
-    if not math.isfinite(value):
-        raise DataError(f"{where} is not finite: {value!r}")
+            validate.data_value(f"X[{i}][{j}]", value)
+    return n_features

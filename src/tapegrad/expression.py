@@ -1,26 +1,37 @@
 """Parse a formula such as "tanh(2*a + b)" into a Value graph, without eval().
 
 Used by `tapegrad graph`: numbers, variables given values by the caller, + - * / **,
-unary minus, and the functions tanh, exp, log, relu, sigmoid.
+unary minus, parentheses, and the engine's functions of one Value (tanh, exp, ...), with
+Python's
+precedence (`-a ** 2` is `-(a ** 2)`, `a ** b ** c` is `a ** (b ** c)`).
+
+The reader is a loop over the tokens with two stacks (Dijkstra's shunting yard), not a
+recursive descent: a sum of 3,000 terms or a tower of 5,000 powers reads like any other
+formula, where Python's own parser runs out of recursion or memory.
 """
 
-import ast
+import re
 
 from .engine import OPS, Value
-
 
 
 def functions():
     """The engine's one-input ops that are methods, such as tanh: a formula writes tanh(x)."""
     return tuple(op.method for op in OPS.values()
                  if op.n_inputs == 1 and not op.takes_number and not op.method.startswith('_'))
+
+
 _BINARY = {
-    ast.Add: lambda a, b: a + b,
-    ast.Sub: lambda a, b: a - b,
-    ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b,
-    ast.Pow: lambda a, b: a ** b,
+    '+': lambda a, b: a + b,
+    '-': lambda a, b: a - b,
+    '*': lambda a, b: a * b,
+    '/': lambda a, b: a / b,
+    '**': lambda a, b: a ** b,
 }
+# binding strength; ** binds tighter than a unary minus before it, which binds tighter than *
+_PRECEDENCE = {'+': 1, '-': 1, '*': 2, '/': 2, 'unary': 3, '**': 4}
+_TOKEN = re.compile(r'\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)'
+                    r'|(?P<name>[A-Za-z_]\w*)|(?P<op>\*\*|[-+*/()])|(?P<other>\S))')
 
 
 class ExpressionError(ValueError):
@@ -36,42 +47,97 @@ def parse_expression(text, variables):
     >>> round(out.data, 6)
     -0.761594
     """
-    try:
-        tree = ast.parse(text, mode='eval')
-    except SyntaxError as error:
-        raise ExpressionError(f"cannot read {text!r}: {error.msg} at character {error.offset}") from None
     leaves = {name: Value(value, label=name) for name, value in variables.items()}
-    unused = set(leaves)
+    used, missing = set(), []
+    operands = []     # numbers and Values computed so far
+    pending = []      # operators waiting for their right operand: (kind, what, position)
+    expect_operand = True
 
-    def build(node):
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id not in leaves:
-                raise ExpressionError(f"{text!r} uses {node.id!r} but gives it no value: "
-                                      f"add --set {node.id}=NUMBER")
-            unused.discard(node.id)
-            return leaves[node.id]
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            left, right = build(node.left), build(node.right)
+    def cannot_use(what, position):
+        return ExpressionError(f"cannot use {what!r} in {text!r} (character {position + 1}): "
+                               f"formulas take numbers, variables, + - * / **, parentheses and "
+                               f"the functions {', '.join(functions())}")
+
+    def cannot_read(why, position=None):
+        where = '' if position is None else f" at character {position + 1}"
+        return ExpressionError(f"cannot read {text!r}: {why}{where}")
+
+    def apply(kind, what):
+        if kind == 'binary':
+            right, left = operands.pop(), operands.pop()
             if not isinstance(left, Value) and not isinstance(right, Value):
-                return _BINARY[type(node.op)](Value(left), right)
-            return _BINARY[type(node.op)](left, right)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            operand = build(node.operand)
-            return -operand if isinstance(node.op, ast.USub) else operand
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id in functions() and len(node.args) == 1 and not node.keywords:
-            operand = build(node.args[0])
+                left = Value(left)
+            operands.append(_BINARY[what](left, right))
+        elif kind == 'unary':
+            operand = operands.pop()
+            operands.append(-operand if what == '-' else operand)
+        else:  # a function
+            operand = operands.pop()
             operand = operand if isinstance(operand, Value) else Value(operand)
-            return getattr(operand, node.func.id)()
-        raise ExpressionError(f"cannot use {ast.unparse(node)!r} in {text!r}: formulas take numbers, "
-                              f"variables, + - * / **, and the functions {', '.join(functions())}")
+            operands.append(getattr(operand, what)())
 
-    out = build(tree.body)
+    def close_binary(op):
+        """Apply the waiting operators that bind at least as tightly as `op` (** binds right)."""
+        strength = _PRECEDENCE[op]
+        while pending and pending[-1][0] in ('binary', 'unary'):
+            kind, what, _ = pending[-1]
+            waiting = _PRECEDENCE['unary' if kind == 'unary' else what]
+            if waiting < strength or (waiting == strength and op == '**'):
+                break
+            pending.pop()
+            apply(kind, what)
+
+    tokens = list(_TOKEN.finditer(text))
+    for i, token in enumerate(tokens):
+        position = token.start(token.lastgroup)
+        kind, value = token.lastgroup, token[token.lastgroup]
+        if kind == 'other':
+            raise cannot_use(value, position)
+        if expect_operand:
+            if kind == 'number':
+                operands.append(float(value) if '.' in value or 'e' in value.lower() else int(value))
+                expect_operand = False
+            elif kind == 'name' and i + 1 < len(tokens) and tokens[i + 1]['op'] == '(':
+                if value not in functions():
+                    raise cannot_use(f'{value}(...)', position)
+                pending.append(('function', value, position))
+            elif kind == 'name':
+                if value not in leaves:  # said once the whole formula is read
+                    missing.append(value)
+                used.add(value)
+                operands.append(leaves.get(value, Value(0.0)))
+                expect_operand = False
+            elif value == '(':
+                pending.append(('(', value, position))
+            elif value in '+-':
+                pending.append(('unary', value, position))
+            else:
+                raise cannot_read(f"expected a number, a variable or '(' but found {value!r}", position)
+        elif kind == 'op' and value in _BINARY:
+            close_binary(value)
+            pending.append(('binary', value, position))
+            expect_operand = True
+        elif value == ')':
+            close_binary('+')  # everything back to the '('
+            if not pending or pending[-1][0] != '(':
+                raise cannot_read("a ')' without its '('", position)
+            pending.pop()
+            if pending and pending[-1][0] == 'function':
+                apply(*pending.pop()[:2])
+        else:
+            raise cannot_read(f"expected an operator or ')' but found {value!r}", position)
+    if expect_operand:
+        raise cannot_read("it ends where a number, a variable or '(' should come")
+    close_binary('+')
+    if pending:
+        raise cannot_read("a '(' is never closed", pending[-1][2])
+    if missing:
+        raise ExpressionError(f"{text!r} uses {missing[0]!r} but gives it no value: "
+                              f"add --set {missing[0]}=NUMBER")
+    out = operands.pop()
     if not isinstance(out, Value):
         out = Value(out)
+    unused = set(leaves) - used
     if unused:
         raise ExpressionError(f"--set gives {', '.join(sorted(unused))} but {text!r} does not use it")
     return out

@@ -10,6 +10,7 @@ from collections import namedtuple
 
 from . import checkpoint
 from .engine import Value
+from .validate import one_of, whole_number
 
 ACTIVATIONS = ('tanh', 'relu', 'sigmoid', 'linear')
 BIAS_INITS = ('zero', 'uniform')
@@ -113,25 +114,13 @@ class Module:
         return model
 
 
-def _check_size(what, n):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{what} must be a positive whole number, got {n!r}")
-    return int(n)
-
-
-def _check_choice(what, value, choices):
-    if value not in choices:
-        raise ValueError(f"{what} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value
-
-
 class Neuron(Module):
     """act(w . x + b): one weight per input, one bias."""
 
     def __init__(self, nin, act='tanh', bias='zero', rng=None):
-        self.nin = _check_size('Neuron: nin (number of inputs)', nin)
-        self.act = _check_choice('Neuron: act', act, ACTIVATIONS)
-        _check_choice('Neuron: bias', bias, BIAS_INITS)
+        self.nin = whole_number('Neuron: nin (number of inputs)', nin)
+        self.act = one_of('Neuron: act', act, ACTIVATIONS)
+        one_of('Neuron: bias', bias, BIAS_INITS)
         uniform = (rng or random).uniform
         # labelled, so that drawings of the graph name them
         self.w = [Value(uniform(-1, 1), label=f'w{i + 1}') for i in range(self.nin)]
@@ -161,7 +150,7 @@ class Layer(Module):
     """`nout` neurons that all read the same inputs."""
 
     def __init__(self, nin, nout, **kwargs):
-        nout = _check_size('Layer: nout (number of neurons)', nout)
+        nout = whole_number('Layer: nout (number of neurons)', nout)
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
     def __call__(self, x):
@@ -192,11 +181,11 @@ class MLP(Module):
     """
 
     def __init__(self, nin, nouts, act='tanh', out_act=None, bias='zero', rng=None):
-        nin = _check_size('MLP: nin (number of inputs)', nin)
+        nin = whole_number('MLP: nin (number of inputs)', nin)
         if isinstance(nouts, numbers.Integral) or not list(nouts):
             raise ValueError(f"MLP: nouts must be a non-empty list of layer sizes, "
                              f"such as [4, 4, 1]; got {nouts!r}")
-        nouts = [_check_size('MLP: each layer size in nouts', n) for n in nouts]
+        nouts = [whole_number('MLP: each layer size in nouts', n) for n in nouts]
         self.act = act
         self.out_act = act if out_act is None else out_act
         sizes = [nin] + nouts

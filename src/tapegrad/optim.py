@@ -21,10 +21,9 @@ for rounding, so in float64 the parameters follow PyTorch's trajectory step afte
 """
 
 import math
-import numbers
 
 from .engine import Value
-from .nn import _check_size
+from .validate import real_number, whole_number
 
 
 def _exact_fma(a, b, c):
@@ -48,14 +47,6 @@ def _lerp(start, end, weight):
     if abs(weight) < 0.5:
         return _fma(weight, end - start, start)
     return _fma(start - end, 1 - weight, end)
-
-
-def _check_number(owner, what, x, low=0.0, high=math.inf):
-    """x as a float, if it is a number with low <= x < high."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not low <= x < high:
-        bounds = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g})"
-        raise ValueError(f"{owner}: {what} must be a number {bounds}, got {x!r}")
-    return float(x)
 
 
 def _check_state(owner, state, names):
@@ -143,10 +134,10 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         super().__init__(params)
-        self.lr = _check_number('SGD', 'lr', lr)
-        self.momentum = _check_number('SGD', 'momentum', momentum)
-        self.dampening = _check_number('SGD', 'dampening', dampening)
-        self.weight_decay = _check_number('SGD', 'weight_decay', weight_decay)
+        self.lr = real_number('SGD: lr', lr)
+        self.momentum = real_number('SGD: momentum', momentum)
+        self.dampening = real_number('SGD: dampening', dampening)
+        self.weight_decay = real_number('SGD: weight_decay', weight_decay)
         if nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
                              f"momentum={momentum!r}, dampening={dampening!r}")
@@ -189,13 +180,13 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
         super().__init__(params)
         name = type(self).__name__
-        self.lr = _check_number(name, 'lr', lr)
+        self.lr = real_number(f'{name}: lr', lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_check_number(name, 'betas[0]', betas[0], 0.0, 1.0),
-                      _check_number(name, 'betas[1]', betas[1], 0.0, 1.0))
-        self.eps = _check_number(name, 'eps', eps)
-        self.weight_decay = _check_number(name, 'weight_decay', weight_decay)
+        self.betas = (real_number(f'{name}: betas[0]', betas[0], 0.0, 1.0),
+                      real_number(f'{name}: betas[1]', betas[1], 0.0, 1.0))
+        self.eps = real_number(f'{name}: eps', eps)
+        self.weight_decay = real_number(f'{name}: weight_decay', weight_decay)
         self.step_count = 0
         self.exp_avg = [0.0] * len(self.params)
         self.exp_avg_sq = [0.0] * len(self.params)
@@ -299,7 +290,7 @@ class LinearLR(_Schedule):
             raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
         super().__init__(optimizer)
         self.start_factor, self.end_factor = start_factor, end_factor
-        self.total_iters = _check_size('LinearLR: total_iters', total_iters)
+        self.total_iters = whole_number('LinearLR: total_iters', total_iters)
         self.step()
 
     def _next_lr(self):
@@ -322,5 +313,5 @@ def linear_decay(steps, start=1.0, end=0.1):
     >>> f(0), f(50), f(100)
     (1.0, 0.55, 0.09999999999999998)
     """
-    _check_size('linear_decay: steps', steps)
+    whole_number('linear_decay: steps', steps)
     return lambda k: start - (start - end) * k / steps

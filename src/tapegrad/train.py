@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from . import anomaly
 from . import checkpoint as checkpoint_file
-from . import losses, optim
-from .data import batches, check_dataset
+from . import losses, optim, validate
+from .data import check_dataset
 from .nn import Module
 from .tape.trace import NotReplayable
 
@@ -240,9 +240,17 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
     if not isinstance(model, Module):
         raise TypeError(f"fit() trains a tapegrad Module such as MLP, got {type(model).__name__}")
     n_samples, _ = check_dataset(X, y)
-    for name, value, least in (('steps', steps, 0), ('checkpoint_every', checkpoint_every, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"fit: {name} must be a whole number >= {least}, got {value!r}")
+    steps = validate.whole_number('fit: steps', steps, least=0)
+    checkpoint_every = validate.whole_number('fit: checkpoint_every', checkpoint_every)
+    batch_size = validate.batch_size('fit: batch_size', batch_size)
+    seed = validate.seed('fit: seed (it orders the mini-batches)', seed)
+    l2 = validate.real_number('fit: l2', l2)
+    if callable(lr):
+        validate.real_number("fit: lr(0), the schedule's first rate", lr(0))
+    elif lr is not None:
+        lr = validate.real_number('fit: lr', lr)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"fit: callback must be a function (step, history), got {callback!r}")
     kind = loss if isinstance(loss, str) else None
     if kind is not None and kind not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))} or a function "
@@ -305,11 +313,11 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                 if callback is not None:
                     callback(k, history)
                     step.refresh()  # user code ran: a number the graph uses may have changed
-                if interrupt.requested:
-                    history.interrupted = True
-                if interrupt.requested or (k + 1) % checkpoint_every == 0 or k + 1 == steps:
+                stop = interrupt.requested  # read once: a Ctrl-C during save() stops the next step
+                history.interrupted = stop
+                if stop or (k + 1) % checkpoint_every == 0 or k + 1 == steps:
                     save(k + 1)
-                if interrupt.requested:
+                if stop:
                     break
     finally:
         bar.close()
@@ -319,10 +327,13 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
 
 
 def _batch_schedule(X, y, batch_size, n_samples, seed):
-    """step -> (X_batch, y_batch). Epoch e is shuffled by RandomState([seed, e]), so the
-    batch of any step is known without replaying the steps before it (for resume)."""
+    """step -> (X_batch, y_batch), as lists. Epoch e is shuffled by RandomState([seed, e]),
+    so the batch of any step is known without replaying the steps before it (for resume).
+    Only the epoch's order is kept; a batch is made when its step comes, so the memory
+    does not grow with the data."""
     if batch_size is None or batch_size >= n_samples:
-        return lambda k: (X, y)
+        whole = (_as_list(X), _as_list(y))
+        return lambda k: whole
     per_epoch = -(-n_samples // batch_size)
     epoch = {}
 
@@ -330,9 +341,21 @@ def _batch_schedule(X, y, batch_size, n_samples, seed):
         e, i = divmod(k, per_epoch)
         if e not in epoch:
             epoch.clear()
-            epoch[e] = list(batches(X, y, batch_size, random_state=np.random.RandomState([seed, e])))
-        return epoch[e][i]
+            epoch[e] = np.random.RandomState([seed, e]).permutation(n_samples)
+        chosen = epoch[e][i * batch_size:(i + 1) * batch_size]
+        return _take(X, chosen), _take(y, chosen)
     return batch_for_step
+
+
+def _as_list(data):
+    """A NumPy array (load_csv's) as the plain lists that the engine computes with."""
+    return data.tolist() if isinstance(data, np.ndarray) else data
+
+
+def _take(data, chosen):
+    if isinstance(data, np.ndarray):
+        return data[chosen].tolist()
+    return [data[j] for j in chosen.tolist()]
 
 
 def _resume(path, model, optimizer, history, settings):

@@ -90,7 +90,8 @@ def built_in(name):
 
 
 def _as_dataset(title, X, y, names):
-    if all(float(t).is_integer() for t in y) and len(set(y)) <= 10:
+    if any(isinstance(t, str) for t in y) or (all(float(t).is_integer() for t in y)
+                                              and len(set(y)) <= 10):
         classes = sorted(set(y))
         index = {c: i for i, c in enumerate(classes)}
         return Dataset(title, X, [index[t] for t in y], max(len(classes), 2), names)
@@ -130,7 +131,8 @@ def _load_csv_text(name, text):
         path = Path(folder) / Path(name).name
         path.write_text(text, encoding='utf-8')
         try:
-            return data.load_csv(path)
+            X, y, names = data.load_csv(path)  # arrays; the page's datasets are lists
+            return X.tolist(), y.tolist(), names
         except ValueError as error:
             raise ValueError(str(error).replace(str(path), Path(name).name)) from None
 

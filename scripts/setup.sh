@@ -1,0 +1,13 @@
+# What both of the README's commands need, sourced by scripts/demo and scripts/test.
+
+# graphviz's `dot` program draws the graph pictures: apt-get it when we may (root).
+install_graphviz() {
+    command -v dot >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq graphviz >/dev/null
+    else
+        return 1
+    fi
+}
+
+command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
