@@ -49,6 +49,37 @@ def _lerp(start, end, weight):
     return _fma(start - end, 1 - weight, end)
 
 
+# ----------------------------------------------------------------------------------
+# One parameter's update, as torch.optim computes it. The optimisers below apply these to
+# each Value; the tape applies the same functions to arrays (compiled by numba, with a
+# fused multiply-add for _fma), so both give the same bits.
+
+
+def sgd_update(p, grad, buf, first, lr, momentum, dampening, weight_decay, nesterov):
+    """One SGD step of one parameter: (its new value, its new momentum buffer)."""
+    if weight_decay != 0:
+        grad = _fma(weight_decay, p, grad)
+    if momentum != 0:
+        buf = grad if first else _fma(1 - dampening, grad, buf * momentum)
+        grad = _fma(momentum, buf, grad) if nesterov else buf
+    return _fma(-lr, grad, p), buf
+
+
+def adam_update(p, grad, m, v, lr, betas, eps, weight_decay, decoupled, step_size,
+                bias_correction2_sqrt):
+    """One Adam (AdamW if `decoupled`) step of one parameter: (new value, new m, new v)."""
+    beta1, beta2 = betas
+    if weight_decay != 0:
+        if decoupled:
+            p = p * (1 - lr * weight_decay)
+        else:
+            grad = _fma(weight_decay, p, grad)
+    m = _lerp(m, grad, 1 - beta1)
+    v = _fma((1 - beta2) * grad, grad, v * beta2)
+    denom = math.sqrt(v) / bias_correction2_sqrt + eps
+    return p + -step_size * m / denom, m, v
+
+
 def _check_state(owner, state, names):
     """`state` must have exactly the keys `names`, as the matching state_dict() gives."""
     if not isinstance(state, dict) or set(state) != set(names):
@@ -147,18 +178,16 @@ class SGD(Optimizer):
     def step(self):
         """Move every parameter one step against its gradient."""
         first = self.momentum_buffer is None
-        if self.momentum != 0 and first:
-            self.momentum_buffer = [0.0] * len(self.params)
+        buffers = [0.0] * len(self.params) if first else self.momentum_buffer
+        settings = self.rule_settings()
         for i, p in enumerate(self.params):
-            grad = p.grad
-            if self.weight_decay != 0:
-                grad = _fma(self.weight_decay, p.data, grad)
-            if self.momentum != 0:
-                buf = self.momentum_buffer
-                buf[i] = grad if first else _fma(1 - self.dampening, grad,
-                                                 buf[i] * self.momentum)
-                grad = _fma(self.momentum, buf[i], grad) if self.nesterov else buf[i]
-            p.data = _fma(-self.lr, grad, p.data)
+            p.data, buffers[i] = sgd_update(p.data, p.grad, buffers[i], first, *settings)
+        if self.momentum != 0:
+            self.momentum_buffer = buffers
+
+    def rule_settings(self):
+        """What sgd_update takes after the parameter, its gradient, buffer and first-step flag."""
+        return self.lr, self.momentum, self.dampening, self.weight_decay, self.nesterov
 
 
 class Adam(Optimizer):
@@ -194,20 +223,19 @@ class Adam(Optimizer):
     def step(self):
         """Move every parameter one step against its gradient."""
         self.step_count += 1
+        settings = self.rule_settings()
+        for i, p in enumerate(self.params):
+            p.data, self.exp_avg[i], self.exp_avg_sq[i] = adam_update(
+                p.data, p.grad, self.exp_avg[i], self.exp_avg_sq[i], *settings)
+
+    def rule_settings(self):
+        """What adam_update takes after the parameter, its gradient and its m and v, for
+        the step numbered step_count."""
         beta1, beta2 = self.betas
         step_size = self.lr / (1 - beta1 ** self.step_count)
         bias_correction2_sqrt = (1 - beta2 ** self.step_count) ** 0.5
-        for i, p in enumerate(self.params):
-            grad = p.grad
-            if self.weight_decay != 0:
-                if self.decoupled_weight_decay:
-                    p.data *= 1 - self.lr * self.weight_decay
-                else:
-                    grad = _fma(self.weight_decay, p.data, grad)
-            m = self.exp_avg[i] = _lerp(self.exp_avg[i], grad, 1 - beta1)
-            v = self.exp_avg_sq[i] = _fma((1 - beta2) * grad, grad, self.exp_avg_sq[i] * beta2)
-            denom = math.sqrt(v) / bias_correction2_sqrt + self.eps
-            p.data += -step_size * m / denom
+        return (self.lr, self.betas, self.eps, self.weight_decay, self.decoupled_weight_decay,
+                step_size, bias_correction2_sqrt)
 
 
 class AdamW(Adam):

@@ -17,15 +17,21 @@ loop), so the loops are few: four kernels, and helpers that are compiled into th
 kernels that call them, with no Python entry point and no cache entry of their own.
 """
 
+import hashlib
+import inspect
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
+from .. import optim
 from ..engine import OPS
 from .replay import Replay
 from .tape import LEAVES, Instruction, Tape
 from .trace import TapeError
+from .training import KERNEL_KIND
 
 # The engine's ops that these loops have formulas for (in _op and _op_grads below), then
 # the tape's own instructions. An op's code is its place in this list. A tape with an op
@@ -70,10 +76,11 @@ def lower(tape):
 class NumbaReplay(Replay):
     """Forward and backward over a tape with the compiled loops below."""
 
-    def __init__(self, tape, batch):
+    def __init__(self, tape, batch, flat=True):
         super().__init__(tape, batch)
         self.code, self.start, self.args, self.karg = lower(tape)
-        if batch == 1:  # one flat array of all slots, parameters first; rows are views
+        self.one_flat = flat and batch == 1  # else rows of samples, for the batch loops
+        if self.one_flat:  # one flat array of all slots, parameters first; rows are views
             P = self.n_params
             self.flat = np.concatenate([np.zeros(P), self.values[:, 0]])
             self.flat_grads = np.zeros_like(self.flat)
@@ -81,26 +88,28 @@ class NumbaReplay(Replay):
             self.grads = self.flat_grads[P:].reshape(-1, 1)
         else:  # rows the compiled loops work in, made once here
             self.scratch = np.empty((4, batch))
+            self.work = np.empty(matvec_work(tape, batch))
 
     def forward(self, pvals, lo=0, hi=None):
         lo, hi = max(lo, self.first), len(self.code) if hi is None else hi
-        if self.batch == 1:
+        if self.one_flat:
             self.flat[:self.n_params] = pvals
             forward_one(self.code, self.start, self.args, self.karg, self.flat, lo, hi)
         else:
             forward(self.code, self.start, self.args, self.karg, self.n_params, pvals,
-                    self.values, self.scratch, lo, hi)
+                    self.values, self.scratch, self.work, lo, hi)
 
     def backward(self, pvals, pgrad, order, lo=0, hi=None):
         lo, hi = max(lo, self.first), self.tape.backward_end if hi is None else hi
-        if self.batch == 1:
+        if self.one_flat:
             self.flat_grads[:self.n_params] = pgrad
             backward_one(self.code, self.start, self.args, self.karg, self.needs, self.flat,
                          self.flat_grads, lo, hi)
             pgrad[:] = self.flat_grads[:self.n_params]
         else:
             backward(self.code, self.start, self.args, self.karg, self.needs, self.n_params,
-                     pvals, pgrad, self.values, self.grads, order, self.scratch, lo, hi)
+                     pvals, pgrad, self.values, self.grads, order, self.scratch, self.work,
+                     lo, hi)
 
 
 def is_cached():
@@ -110,8 +119,7 @@ def is_cached():
     and the caller compiles as it would on a new machine).
     """
     try:
-        return all(kernel._cache._cache_file._load_index()
-                   for kernel in (forward_one, backward_one, forward, backward))
+        return all(kernel._cache._cache_file._load_index() for kernel in KERNELS)
     except Exception:  # noqa: BLE001 - any failure means "not known to be cached"
         return False
 
@@ -139,6 +147,8 @@ def warm_up():
         replay = NumbaReplay(tape, batch)
         replay.forward(np.ones(1))
         replay.backward(np.ones(1), np.zeros(1), order)
+    from .step import warm_up_training
+    warm_up_training()
 
 
 # ----------------------------------------------------------------------------------
@@ -271,8 +281,10 @@ def backward_one(code, start, args, karg, needs, v, g, lo, hi):
 
 
 # ----------------------------------------------------------------------------------
-# A batch, forward: values[slot - P] is a slot's row, one value per sample; a
-# parameter's value pvals[p] is the same for every sample
+# A batch: values[slot - P] is a slot's row, one value per sample; a parameter's value
+# pvals[p] is the same for every sample. The loops run along the rows, which the
+# compiler turns into vector instructions without changing any single sum: every sample's
+# sum is still added term by term in the engine's order.
 
 
 @helper
@@ -285,8 +297,46 @@ def _row(slot, P, pvals, values, scratch):
     return scratch
 
 
+@helper
+def _rows_op(op, x, y, karg, dest):
+    """dest = op(x, y), sample by sample (the common ops as plain loops the compiler
+    vectorises; the others through the engine's formula, one number at a time)."""
+    if op == ADD:
+        for k in range(dest.shape[0]):
+            dest[k] = x[k] + y[k]
+    elif op == MUL:
+        for k in range(dest.shape[0]):
+            dest[k] = x[k] * y[k]
+    elif op == RELU:
+        for k in range(dest.shape[0]):
+            dest[k] = 0.0 if x[k] < 0 else x[k]  # -0.0 and nan stay
+    else:
+        for k in range(dest.shape[0]):
+            dest[k] = _op(op, x[k], y[k], karg)
+
+
+@helper
+def _rows_grads(op, x, y, out, g, karg, dx, dy):
+    """What the engine's rule adds to x.grad and y.grad, sample by sample."""
+    if op == ADD:
+        for k in range(g.shape[0]):
+            dx[k] = g[k]
+            dy[k] = g[k]
+    elif op == MUL:
+        for k in range(g.shape[0]):
+            dx[k] = g[k] * y[k]
+            dy[k] = g[k] * x[k]
+    elif op == RELU:
+        for k in range(g.shape[0]):
+            dx[k] = 0.0 if out[k] <= 0 else g[k]
+            dy[k] = 0.0
+    else:
+        for k in range(g.shape[0]):
+            dx[k], dy[k] = _op_grads(op, x[k], y[k], out[k], g[k], karg)
+
+
 @jit
-def forward(code, start, args, karg, P, pvals, values, scratch, lo, hi):
+def forward(code, start, args, karg, P, pvals, values, scratch, work, lo, hi):
     for n in range(lo, hi):
         op = code[n, 0]
         if op == LEAF:
@@ -294,14 +344,7 @@ def forward(code, start, args, karg, P, pvals, values, scratch, lo, hi):
         out, m, width = code[n, 1] - P, code[n, 2], code[n, 3]
         a = args[start[n]:start[n + 1]]
         if op == MATVEC:  # args: x (width), W (m rows of width), b (m); W and b are parameters
-            for j in range(m):
-                dest, bias = values[out + j], pvals[a[width * (1 + m) + j]]
-                for k in range(dest.shape[0]):
-                    dest[k] = bias
-                for i in range(width):
-                    w, row = pvals[a[width * (1 + j) + i]], values[a[i] - P]
-                    for k in range(dest.shape[0]):
-                        dest[k] += w * row[k]
+            _matvec_forward(out, m, width, a, P, pvals, values, work)
         elif op == DOT:  # args: b, a0, x0, a1, x1, ...: ((b + a0*x0) + a1*x1) + ...
             dest, first = values[out], _row(a[0], P, pvals, values, scratch[0])
             for k in range(dest.shape[0]):
@@ -314,9 +357,7 @@ def forward(code, start, args, karg, P, pvals, values, scratch, lo, hi):
         else:  # a[-1]: the second operand, or the only one again
             x = _row(a[0], P, pvals, values, scratch[0])
             y = _row(a[-1], P, pvals, values, scratch[1])
-            dest = values[out]
-            for k in range(dest.shape[0]):
-                dest[k] = _op(op, x[k], y[k], karg[n])
+            _rows_op(op, x, y, karg[n], values[out])
 
 
 # ----------------------------------------------------------------------------------
@@ -338,62 +379,9 @@ def _add_row(slot, terms, needs, P, pgrad, grads, order):
             row[k] += terms[k]
 
 
-@helper
-def _matvec_backward(out, m, width, a, needs, P, pvals, pgrad, values, grads, order):
-    """m dots with parameters for weights and biases, sharing distinct inputs x."""
-    x, W, b = a[:width], a[width:width * (1 + m)], a[width * (1 + m):]
-    B = values.shape[1]
-    # the inputs' gradients: the last neuron's term first, as from the dots one by one
-    for i in range(width):
-        if needs[x[i]]:
-            row = grads[x[i] - P]
-            for j in range(m - 1, -1, -1):
-                w, g = pvals[W[j * width + i]], grads[out + j - P]
-                for k in range(B):
-                    row[k] += g[k] * w
-    # the parameters' gradients, sample by sample in `order`
-    X = np.empty((B, width))  # the inputs, a row per sample
-    for i in range(width):
-        for k in range(B):
-            X[k, i] = values[x[i] - P, k]
-    gW = np.empty((width, m))  # gW[i, j]: the gradient of W[j, i]
-    gb = np.empty(m)
-    for j in range(m):
-        gb[j] = pgrad[b[j]]
-        for i in range(width):
-            gW[i, j] = pgrad[W[j * width + i]]
-    if m >= width:  # vectorise over the neurons
-        G = np.empty((B, m))
-        for j in range(m):
-            for k in range(B):
-                G[k, j] = grads[out + j - P, k]
-        for k in order:
-            for j in range(m):
-                gb[j] += G[k, j]
-            for i in range(width):
-                for j in range(m):
-                    gW[i, j] += G[k, j] * X[k, i]
-    else:  # vectorise over the weights of a neuron
-        gW_j = np.empty(width)
-        for j in range(m):
-            g = grads[out + j - P]
-            for i in range(width):
-                gW_j[i] = gW[i, j]
-            for k in order:
-                gb[j] += g[k]
-                for i in range(width):
-                    gW_j[i] += g[k] * X[k, i]
-            for i in range(width):
-                gW[i, j] = gW_j[i]
-    for j in range(m):
-        pgrad[b[j]] = gb[j]
-        for i in range(width):
-            pgrad[W[j * width + i]] = gW[i, j]
-
-
 @jit
 def backward(code, start, args, karg, needs, P, pvals, pgrad, values, grads, order, scratch,
-             lo, hi):
+             work, lo, hi):
     for n in range(hi - 1, lo - 1, -1):
         op, out = code[n, 0], code[n, 1]
         if op == LEAF or not needs[out]:
@@ -416,13 +404,363 @@ def backward(code, start, args, karg, needs, P, pvals, pgrad, values, grads, ord
                     terms[k] = g[k] * ra[k]
                 _add_row(a[t + 1], terms, needs, P, pgrad, grads, order)
         elif op == MATVEC:
-            _matvec_backward(out, m, width, a, needs, P, pvals, pgrad, values, grads, order)
+            _matvec_backward(out - P, m, width, a, needs, P, pvals, pgrad, values, grads, order,
+                             work)
         else:  # a[-1]: the second operand, or the only one again
             x = _row(a[0], P, pvals, values, scratch[0])
             y = _row(a[-1], P, pvals, values, scratch[1])
-            g, z, dx, dy = grads[out - P], values[out - P], scratch[2], scratch[3]
-            for k in range(g.shape[0]):
-                dx[k], dy[k] = _op_grads(op, x[k], y[k], z[k], g[k], karg[n])
+            dx, dy = scratch[2], scratch[3]
+            _rows_grads(op, x, y, values[out - P], grads[out - P], karg[n], dx, dy)
             _add_row(a[0], dx, needs, P, pgrad, grads, order)
             if a.shape[0] == 2:
                 _add_row(a[1], dy, needs, P, pgrad, grads, order)
+
+
+# ----------------------------------------------------------------------------------
+# A matvec over a batch: m neurons that read the same inputs x, whose weights W and
+# biases b are distinct parameters. Dense linear algebra, written so that each neuron's
+# sum for each sample is still added term by term in the engine's order: the loops take
+# four neurons and four inputs (or samples) at a time, over a tile of samples, so that
+# the numbers stay in the processor's registers and first-level cache. `work` is scratch
+# for the weights as a matrix and the rows turned sample-major.
+
+TILE = 256  # samples a tile: four rows of it, and four input rows, fit the L1 cache
+
+
+def matvec_work(tape, batch):
+    """How many floats of scratch the matvecs of `tape` need over `batch` samples."""
+    sizes = [ins.arg for ins in tape.instructions if ins.op == 'matvec']
+    return max([2 * m * n + batch * (n + m) + m for m, n in sizes], default=1)
+
+
+@helper
+def _weights(m, width, W, pvals, work):
+    """The weights as an (m, width) matrix in work (from the parameters' numbers)."""
+    Wm = work[:m * width].reshape((m, width))
+    for j in range(m):
+        for i in range(width):
+            Wm[j, i] = pvals[W[j * width + i]]
+    return Wm
+
+
+@helper
+def _matvec_forward(out, m, width, a, P, pvals, values, work):
+    x, b = a[:width], a[width * (1 + m):]
+    Wm = _weights(m, width, a[width:width * (1 + m)], pvals, work)
+    B = values.shape[1]
+    for k0 in range(0, B, TILE):
+        k1 = min(B, k0 + TILE)
+        j = 0
+        while j + 4 <= m:  # four neurons: d0..d3 = b + W x, input by input
+            d0, d1, d2 = values[out + j, k0:k1], values[out + j + 1, k0:k1], values[out + j + 2, k0:k1]
+            d3 = values[out + j + 3, k0:k1]
+            b0, b1, b2, b3 = pvals[b[j]], pvals[b[j + 1]], pvals[b[j + 2]], pvals[b[j + 3]]
+            for k in range(k1 - k0):
+                d0[k], d1[k], d2[k], d3[k] = b0, b1, b2, b3
+            i = 0
+            while i + 4 <= width:
+                r0, r1 = values[x[i] - P, k0:k1], values[x[i + 1] - P, k0:k1]
+                r2, r3 = values[x[i + 2] - P, k0:k1], values[x[i + 3] - P, k0:k1]
+                w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
+                v0, v1, v2, v3 = Wm[j + 1, i], Wm[j + 1, i + 1], Wm[j + 1, i + 2], Wm[j + 1, i + 3]
+                u0, u1, u2, u3 = Wm[j + 2, i], Wm[j + 2, i + 1], Wm[j + 2, i + 2], Wm[j + 2, i + 3]
+                t0, t1, t2, t3 = Wm[j + 3, i], Wm[j + 3, i + 1], Wm[j + 3, i + 2], Wm[j + 3, i + 3]
+                for k in range(k1 - k0):
+                    x0, x1, x2, x3 = r0[k], r1[k], r2[k], r3[k]
+                    d0[k] = (((d0[k] + w0 * x0) + w1 * x1) + w2 * x2) + w3 * x3
+                    d1[k] = (((d1[k] + v0 * x0) + v1 * x1) + v2 * x2) + v3 * x3
+                    d2[k] = (((d2[k] + u0 * x0) + u1 * x1) + u2 * x2) + u3 * x3
+                    d3[k] = (((d3[k] + t0 * x0) + t1 * x1) + t2 * x2) + t3 * x3
+                i += 4
+            while i < width:
+                r0 = values[x[i] - P, k0:k1]
+                w0, v0, u0, t0 = Wm[j, i], Wm[j + 1, i], Wm[j + 2, i], Wm[j + 3, i]
+                for k in range(k1 - k0):
+                    x0 = r0[k]
+                    d0[k] += w0 * x0
+                    d1[k] += v0 * x0
+                    d2[k] += u0 * x0
+                    d3[k] += t0 * x0
+                i += 1
+            j += 4
+        while j < m:  # the neurons left over, one at a time
+            d0, b0 = values[out + j, k0:k1], pvals[b[j]]
+            for k in range(k1 - k0):
+                d0[k] = b0
+            i = 0
+            while i + 4 <= width:
+                r0, r1 = values[x[i] - P, k0:k1], values[x[i + 1] - P, k0:k1]
+                r2, r3 = values[x[i + 2] - P, k0:k1], values[x[i + 3] - P, k0:k1]
+                w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
+                for k in range(k1 - k0):
+                    d0[k] = (((d0[k] + w0 * r0[k]) + w1 * r1[k]) + w2 * r2[k]) + w3 * r3[k]
+                i += 4
+            while i < width:
+                r0, w0 = values[x[i] - P, k0:k1], Wm[j, i]
+                for k in range(k1 - k0):
+                    d0[k] += w0 * r0[k]
+                i += 1
+            j += 1
+
+
+@helper
+def _matvec_backward(out, m, width, a, needs, P, pvals, pgrad, values, grads, order, work):
+    x, W, b = a[:width], a[width:width * (1 + m)], a[width * (1 + m):]
+    Wm = _weights(m, width, W, pvals, work)
+    B = values.shape[1]
+    # the inputs' gradients: each gets the last neuron's term first, as from the dots
+    for k0 in range(0, B, TILE):
+        k1 = min(B, k0 + TILE)
+        i = 0
+        while i < width:
+            if i + 4 <= width and needs[x[i]] and needs[x[i + 1]] and needs[x[i + 2]] \
+                    and needs[x[i + 3]]:
+                g0, g1 = grads[x[i] - P, k0:k1], grads[x[i + 1] - P, k0:k1]
+                g2, g3 = grads[x[i + 2] - P, k0:k1], grads[x[i + 3] - P, k0:k1]
+                j = m - 1
+                while j >= 3:  # neurons j, j-1, j-2, j-3
+                    e0, e1 = grads[out + j, k0:k1], grads[out + j - 1, k0:k1]
+                    e2, e3 = grads[out + j - 2, k0:k1], grads[out + j - 3, k0:k1]
+                    w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
+                    v0, v1, v2, v3 = Wm[j - 1, i], Wm[j - 1, i + 1], Wm[j - 1, i + 2], Wm[j - 1, i + 3]
+                    u0, u1, u2, u3 = Wm[j - 2, i], Wm[j - 2, i + 1], Wm[j - 2, i + 2], Wm[j - 2, i + 3]
+                    t0, t1, t2, t3 = Wm[j - 3, i], Wm[j - 3, i + 1], Wm[j - 3, i + 2], Wm[j - 3, i + 3]
+                    for k in range(k1 - k0):
+                        a0, a1, a2, a3 = e0[k], e1[k], e2[k], e3[k]
+                        g0[k] = (((g0[k] + a0 * w0) + a1 * v0) + a2 * u0) + a3 * t0
+                        g1[k] = (((g1[k] + a0 * w1) + a1 * v1) + a2 * u1) + a3 * t1
+                        g2[k] = (((g2[k] + a0 * w2) + a1 * v2) + a2 * u2) + a3 * t2
+                        g3[k] = (((g3[k] + a0 * w3) + a1 * v3) + a2 * u3) + a3 * t3
+                    j -= 4
+                while j >= 0:
+                    e0 = grads[out + j, k0:k1]
+                    w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
+                    for k in range(k1 - k0):
+                        a0 = e0[k]
+                        g0[k] += a0 * w0
+                        g1[k] += a0 * w1
+                        g2[k] += a0 * w2
+                        g3[k] += a0 * w3
+                    j -= 1
+                i += 4
+            else:
+                if needs[x[i]]:
+                    g0 = grads[x[i] - P, k0:k1]
+                    for j in range(m - 1, -1, -1):
+                        e0, w0 = grads[out + j, k0:k1], Wm[j, i]
+                        for k in range(k1 - k0):
+                            g0[k] += e0[k] * w0
+                i += 1
+    # the parameters' gradients, sample by sample in `order`: rows sample-major first
+    used = m * width
+    X = work[used:used + B * width].reshape((B, width))
+    used += B * width
+    G = work[used:used + B * m].reshape((B, m))
+    used += B * m
+    for k0 in range(0, B, 32):  # in blocks, so that reads and writes both stay in the cache
+        k1 = min(B, k0 + 32)
+        for i in range(width):
+            row = values[x[i] - P]
+            for k in range(k0, k1):
+                X[k, i] = row[k]
+        for j in range(m):
+            row = grads[out + j]
+            for k in range(k0, k1):
+                G[k, j] = row[k]
+    gb = work[used:used + m]
+    used += m
+    for j in range(m):
+        gb[j] = pgrad[b[j]]
+    for k in order:
+        for j in range(m):
+            gb[j] += G[k, j]
+    for j in range(m):
+        pgrad[b[j]] = gb[j]
+    if width >= m:  # gW[j, :] += G[k, j] X[k, :]: along the inputs, four neurons at a time
+        gW = work[used:used + m * width].reshape((m, width))
+        for j in range(m):
+            for i in range(width):
+                gW[j, i] = pgrad[W[j * width + i]]
+        for t0 in range(0, B, TILE):  # a tile of samples at a time, in order
+            for j0 in range(0, m, 4):
+                _outer_sums(gW[j0:min(m, j0 + 4)], G, j0, X, order[t0:t0 + TILE])
+        for j in range(m):
+            for i in range(width):
+                pgrad[W[j * width + i]] = gW[j, i]
+    else:  # gW[:, i] += X[k, i] G[k, :]: along the neurons, four inputs at a time
+        gWT = work[used:used + m * width].reshape((width, m))
+        for j in range(m):
+            for i in range(width):
+                gWT[i, j] = pgrad[W[j * width + i]]
+        for t0 in range(0, B, TILE):
+            for i0 in range(0, width, 4):
+                _outer_sums(gWT[i0:min(width, i0 + 4)], X, i0, G, order[t0:t0 + TILE])
+        for j in range(m):
+            for i in range(width):
+                pgrad[W[j * width + i]] = gWT[i, j]
+
+
+@helper
+def _outer_sums(acc, A, c0, V, order):
+    """acc[r, :] += A[k, c0 + r] * V[k, :] for each row r (at most four), k in `order`."""
+    n, t = acc.shape[1], 0
+    if acc.shape[0] == 4:
+        s0, s1, s2, s3 = acc[0], acc[1], acc[2], acc[3]
+        while t + 4 <= order.shape[0]:  # four samples at a time, in order
+            ka, kb, kc, kd = order[t], order[t + 1], order[t + 2], order[t + 3]
+            va, vb, vc, vd = V[ka], V[kb], V[kc], V[kd]
+            a0, a1, a2, a3 = A[ka, c0], A[ka, c0 + 1], A[ka, c0 + 2], A[ka, c0 + 3]
+            b0, b1, b2, b3 = A[kb, c0], A[kb, c0 + 1], A[kb, c0 + 2], A[kb, c0 + 3]
+            e0, e1, e2, e3 = A[kc, c0], A[kc, c0 + 1], A[kc, c0 + 2], A[kc, c0 + 3]
+            f0, f1, f2, f3 = A[kd, c0], A[kd, c0 + 1], A[kd, c0 + 2], A[kd, c0 + 3]
+            for i in range(n):
+                p, q, r, u = va[i], vb[i], vc[i], vd[i]
+                s0[i] = (((s0[i] + a0 * p) + b0 * q) + e0 * r) + f0 * u
+                s1[i] = (((s1[i] + a1 * p) + b1 * q) + e1 * r) + f1 * u
+                s2[i] = (((s2[i] + a2 * p) + b2 * q) + e2 * r) + f2 * u
+                s3[i] = (((s3[i] + a3 * p) + b3 * q) + e3 * r) + f3 * u
+            t += 4
+    for k in order[t:]:
+        v = V[k]
+        for rr in range(acc.shape[0]):
+            s, c = acc[rr], A[k, c0 + rr]
+            for i in range(n):
+                s[i] += c * v[i]
+
+
+# ----------------------------------------------------------------------------------
+# The optimisers' updates, on arrays: optim's own per-parameter functions, compiled.
+#
+# optim computes `a * b + c` rounded once (as PyTorch's kernels do) with _exact_fma;
+# here that is the processor's fused multiply-add (LLVM's llvm.fma, which is exact
+# also where the processor has none). numba's cache only notices changes to this file:
+# DEPENDS_ON holds a hash of the optim functions compiled into the loops below, and a
+# test fails when it no longer matches, so that a change there changes this file too.
+
+DEPENDS_ON = 'b7c13a52130b'
+
+
+def dependency_hash():
+    functions = (optim._exact_fma, optim._lerp, optim.sgd_update, optim.adam_update)
+    return hashlib.sha1(''.join(map(inspect.getsource, functions)).encode()).hexdigest()[:12]
+
+
+@intrinsic
+def _fused_multiply_add(typingctx, a, b, c):
+    def codegen(context, builder, signature, args):
+        double = ir.DoubleType()
+        fma = builder.module.declare_intrinsic('llvm.fma', [double],
+                                               ir.FunctionType(double, [double] * 3))
+        return builder.call(fma, args)
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+def _fma_implementation(a, b, c):
+    def fma(a, b, c):
+        return _fused_multiply_add(float(a), float(b), float(c))
+    return fma
+
+
+overload(optim._exact_fma)(_fma_implementation)
+if hasattr(math, 'fma'):  # Python 3.13 and later: optim uses math.fma itself
+    overload(math.fma)(_fma_implementation)
+_lerp = helper(optim._lerp)
+overload(optim._lerp)(lambda start, end, weight: lambda start, end, weight: _lerp(start, end, weight))
+_sgd_update = helper(optim.sgd_update)
+_adam_update = helper(optim.adam_update)
+
+SGD, ADAM = KERNEL_KIND['sgd'], KERNEL_KIND['adam']  # what update() does; settings in `hyper`
+
+
+@helper
+def update(kind, pvals, pgrad, state, hyper, first):
+    """Every parameter's update, as the optimiser object's step() makes it.
+
+    SGD: hyper = lr, momentum, dampening, weight_decay, nesterov; state[0] the momentum
+    buffers (their first step when `first`). Adam: hyper = lr, beta1, beta2, eps,
+    weight_decay, decoupled, step_size, bias_correction2_sqrt; state[0], state[1] m and v.
+    """
+    if kind == SGD:
+        lr, momentum, dampening, weight_decay, nesterov = (hyper[0], hyper[1], hyper[2],
+                                                           hyper[3], hyper[4] != 0)
+        for i in range(pvals.shape[0]):
+            pvals[i], state[0, i] = _sgd_update(pvals[i], pgrad[i], state[0, i], first, lr,
+                                                momentum, dampening, weight_decay, nesterov)
+    elif kind == ADAM:
+        betas = (hyper[1], hyper[2])
+        for i in range(pvals.shape[0]):
+            pvals[i], state[0, i], state[1, i] = _adam_update(
+                pvals[i], pgrad[i], state[0, i], state[1, i], hyper[0], betas, hyper[3],
+                hyper[4], hyper[5] != 0, hyper[6], hyper[7])
+
+
+@helper
+def _problem(loss, pgrad):
+    """-1 if the loss is not finite, else the first parameter whose gradient is not, else -2."""
+    if not math.isfinite(loss):
+        return -1
+    for i in range(pgrad.shape[0]):
+        if not math.isfinite(pgrad[i]):
+            return i
+    return -2
+
+
+@jit
+def update_step(kind, pvals, pgrad, state, hyper, first, loss):
+    """The finiteness check and the update, for steps whose forward and backward ran apart."""
+    problem = _problem(loss, pgrad)
+    if problem == -2:
+        update(kind, pvals, pgrad, state, hyper, first)
+    return problem
+
+
+# ----------------------------------------------------------------------------------
+# A whole training step over a batch, in one call: the model's tape over the batch, the
+# loss's tape over the predictions, backward through both in the eager engine's order,
+# the finiteness check and the update (see step._Batched for the Python it replaces).
+
+
+@jit
+def batched_step(sample, loss, link, X, y, pvals, pgrad, order, kind, state, hyper, first):
+    (s_code, s_start, s_args, s_karg, s_needs, s_values, s_grads, s_scratch, s_work, s_lo,
+     s_end) = sample
+    l_code, l_start, l_args, l_karg, l_needs, l_v, l_g, l_lo, l_cut, l_end, l_out = loss
+    inputs, output_rows, reached_rows, reached, predictions, targets = link
+    P, B, n_out = pvals.shape[0], X.shape[0], output_rows.shape[0]
+    for i in range(X.shape[1]):
+        row = s_values[inputs + i]
+        for k in range(B):
+            row[k] = X[k, i]
+    forward(s_code, s_start, s_args, s_karg, P, pvals, s_values, s_scratch, s_work, s_lo,
+            s_code.shape[0])
+    for k in range(B):  # sample k's output j is the loss's input predictions + k * n_out + j
+        for j in range(n_out):
+            l_v[predictions + k * n_out + j] = s_values[output_rows[j], k]
+    for t in range(y.shape[0]):
+        l_v[targets + t] = y[t]
+    l_v[:P] = pvals
+    forward_one(l_code, l_start, l_args, l_karg, l_v, l_lo, l_code.shape[0])
+    value = l_v[l_out]
+    # backward in the eager order: the loss's nodes after the first sample, the samples'
+    # blocks (in `order`), then the loss's nodes before the first sample
+    l_g[:] = 0.0
+    l_g[l_out] = 1.0
+    backward_one(l_code, l_start, l_args, l_karg, l_needs, l_v, l_g, l_cut, l_end)
+    s_grads[:] = 0.0
+    for r in range(reached.shape[0]):
+        row = s_grads[reached_rows[r]]
+        for k in range(B):
+            row[k] = l_g[predictions + k * n_out + reached[r]]
+    pgrad[:] = l_g[:P]
+    backward(s_code, s_start, s_args, s_karg, s_needs, P, pvals, pgrad, s_values, s_grads,
+             order, s_scratch, s_work, s_lo, s_end)
+    l_g[:P] = pgrad
+    backward_one(l_code, l_start, l_args, l_karg, l_needs, l_v, l_g, l_lo, l_cut)
+    pgrad[:] = l_g[:P]
+    problem = _problem(value, pgrad)
+    if problem == -2:
+        update(kind, pvals, pgrad, state, hyper, first)
+    return value, problem
+
+
+KERNELS = (forward_one, backward_one, forward, backward, update_step, batched_step)
