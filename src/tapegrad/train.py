@@ -84,9 +84,6 @@ class EagerStep:
         loss.backward()
         return loss.data, [as_floats(p) for p in predictions]
 
-    def refresh(self):
-        """Nothing to do: the eager engine builds the graph afresh at every step."""
-
 
 LOSSES = {
     'mse': functools.partial(losses.mse, reduction='mean'),
@@ -103,22 +100,68 @@ ENGINES = ('auto', 'eager', 'tape')
 def accuracy(kind, outputs, targets):
     """Fraction of samples classified right, or None where accuracy does not apply.
 
-    cross-entropy: the largest output is the class; bce: a positive logit means class 1;
-    otherwise, for targets that are all +1/-1 (hinge, or mse on the seeds' data), the sign.
+    cross-entropy: the largest output is the class (the first, where several are); bce: a
+    positive logit means class 1; otherwise, for targets that are all +1/-1 (hinge, or mse
+    on the seeds' data), the sign. `outputs` and `targets` are lists or arrays.
     """
+    outputs, targets = np.asarray(outputs, dtype=float), np.asarray(targets)
     if kind == 'cross_entropy':
-        right = [max(range(len(o)), key=o.__getitem__) == t for o, t in zip(outputs, targets)]
-    elif kind == 'bce':
-        right = [(o > 0) == (t == 1) for o, t in zip(outputs, targets)]
-    elif all(t in (-1, 1) for t in targets):
-        right = [(o > 0) == (t > 0) for o, t in zip(outputs, targets)]
+        right = outputs.reshape(len(targets), -1).argmax(axis=1) == targets
     else:
-        return None
-    return sum(right) / len(right)
+        outputs = outputs.reshape(len(targets))
+        if kind == 'bce':
+            right = (outputs > 0) == (targets == 1)
+        elif np.isin(targets, (-1, 1)).all():
+            right = (outputs > 0) == (targets > 0)
+        else:
+            return None
+    return int(right.sum()) / len(right)
 
 
-class AutoStep:
-    """The tape's step where the tape can stand for the model and loss, else the eager one.
+class EagerTrainer:
+    """fit()'s steps on the eager engine: the numbers live in the Values, and the
+    optimizer's step() updates them. (The tape's twin is tape.training.Trainer.)
+
+    `train(batch)` returns (the loss, the model's outputs, and None, or what was not
+    finite: -1 for the loss, i for parameter i's gradient, in which case nothing was
+    updated).
+    """
+
+    engine, reason = 'eager', ''
+
+    def __init__(self, step, optimizer, detect_anomaly=False):
+        self.step, self.optimizer, self.detect_anomaly = step, optimizer, detect_anomaly
+
+    def train(self, batch):
+        with anomaly.detect_anomaly() if self.detect_anomaly else contextlib.nullcontext():
+            value, outputs = self.step(batch.X, batch.y)
+        problem = _not_finite(value, self.step.model.parameters())
+        if problem is None:
+            self.optimizer.step()
+        return value, outputs, problem
+
+    def publish(self):
+        """Nothing to do: the Values always hold the current numbers."""
+
+    def resume(self):
+        """Nothing to do: the eager engine builds the graph afresh at every step."""
+
+
+class TapeTrainer:
+    """fit()'s steps on the tape, with its state in arrays (tape.training.Trainer)."""
+
+    engine, reason = 'tape', ''
+
+    def __init__(self, step, optimizer):
+        self.trainer = step.trainer(optimizer)
+        self.publish, self.resume = self.trainer.publish, self.trainer.resume
+
+    def train(self, batch):
+        return self.trainer.train(*batch.arrays())
+
+
+class AutoTrainer:
+    """The tape where it can stand for the model and loss, else the eager engine.
 
     The tape computes what the eager engine computes, bit for bit, as long as the model
     and loss build the same graph with the same constants at every step. Where tracing
@@ -128,31 +171,35 @@ class AutoStep:
     propagates, as it would on the eager engine.
     """
 
-    def __init__(self, model, loss, l2=0.0):
+    def __init__(self, model, loss, l2, optimizer):
         from .tape import TapeStep
-        self.eager = EagerStep(model, loss, l2=l2)
-        self.tape = TapeStep(model, loss, l2=l2)
-        self.engine, self.reason, self.steps = 'tape', '', 0
+        self.tape = TapeTrainer(TapeStep(model, loss, l2=l2), optimizer)
+        self.eager = EagerTrainer(EagerStep(model, loss, l2=l2), optimizer)
+        self.current, self.engine, self.reason, self.steps = self.tape, 'tape', '', 0
 
-    def __call__(self, X, y):
-        if self.tape is not None:
+    def train(self, batch):
+        if self.current is self.tape:
             try:
-                result = self.tape(X, y)
+                result = self.tape.train(batch)
                 self.steps += 1
                 return result
-            except NotReplayable as error:  # parameters are untouched until the optimizer's step
+            except NotReplayable as error:  # nothing was updated in this step
                 self._fall_back(error)
-        return self.eager(X, y)
+        return self.eager.train(batch)
 
-    def refresh(self):
-        if self.tape is not None:
+    def publish(self):
+        self.current.publish()
+
+    def resume(self):
+        if self.current is self.tape:
             try:
-                self.tape.refresh()
+                self.tape.resume()
             except NotReplayable as error:
                 self._fall_back(error)
 
     def _fall_back(self, error):
-        self.tape, self.engine = None, 'eager'
+        self.tape.publish()
+        self.current, self.engine = self.eager, 'eager'
         self.reason = f"from step {self.steps} on, the tape cannot stand for this code: {error}"
         warnings.warn(f"fit: training on the eager engine {self.reason}", RuntimeWarning,
                       stacklevel=4)
@@ -164,20 +211,23 @@ class AutoStep:
 SMALL_RUN = 200_000
 
 
-def _make_step(engine, model, loss, l2, run_size):
-    """(the step, why auto chose the eager engine or '')."""
+def _make_trainer(engine, model, loss, l2, optimizer, run_size, detect_anomaly):
+    """(the trainer, why auto chose the eager engine or '')."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
+    if detect_anomaly:
+        reason = 'detect_anomaly checks the eager engine' if engine != 'eager' else ''
+        return EagerTrainer(EagerStep(model, loss, l2=l2), optimizer, detect_anomaly=True), reason
     if engine == 'tape':
         from .tape import TapeStep
-        return TapeStep(model, loss, l2=l2), ''
+        return TapeTrainer(TapeStep(model, loss, l2=l2), optimizer), ''
     if engine == 'auto' and run_size < SMALL_RUN:
-        return EagerStep(model, loss, l2=l2), (
+        return EagerTrainer(EagerStep(model, loss, l2=l2), optimizer), (
             f"a small run ({run_size:,} weight uses: steps x samples x parameters) is done "
             f"eagerly before the tape would pay for tracing it")
     if engine == 'auto':
-        return AutoStep(model, loss, l2=l2), ''
-    return EagerStep(model, loss, l2=l2), ''
+        return AutoTrainer(model, loss, l2, optimizer), ''
+    return EagerTrainer(EagerStep(model, loss, l2=l2), optimizer), ''
 
 
 class _StopOnInterrupt:
@@ -268,10 +318,9 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
     if kind in TARGET_CHECKS:  # the loss's own checks, on every target, before any step
         TARGET_CHECKS[kind](list(y))
     run_size = steps * min(batch_size or n_samples, n_samples) * len(model.parameters())
-    step, reason = _make_step('eager' if detect_anomaly else engine, model, loss_fn, l2, run_size)
-    if detect_anomaly and engine != 'eager':
-        reason = 'detect_anomaly checks the eager engine'
-    history = History(engine=step.engine, engine_reason=reason)
+    trainer, reason = _make_trainer(engine, model, loss_fn, l2, optimizer, run_size,
+                                    detect_anomaly)
+    history = History(engine=trainer.engine, engine_reason=reason)
     batch_for_step = _batch_schedule(X, y, batch_size, n_samples, seed)
     start = 0
     if resume:
@@ -281,13 +330,15 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
 
     def save(k):
         if checkpoint is not None:
+            trainer.publish()
             progress_so_far = dict(step=k, seed=seed, batch_size=batch_size,
                                    history=dict(loss=history.loss, accuracy=history.accuracy,
                                                 lr=history.lr))
             checkpoint_file.write(checkpoint, model, optimizer, progress_so_far)
 
-    bar = tqdm(range(start, steps), disable=not progress or not sys.stderr.isatty(),
-               desc='training', unit='step', leave=False, initial=start, total=steps)
+    show = progress and sys.stderr.isatty()
+    bar = tqdm(range(start, steps), disable=not show, desc='training', unit='step',
+               leave=False, initial=start, total=steps)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the engine makes no reference cycles: the cycle collector would only cost time
     try:
@@ -295,24 +346,24 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
             for k in bar:
                 if schedule:
                     optimizer.lr = schedule(k)
-                Xb, yb = batch_for_step(k)
-                with anomaly.detect_anomaly() if detect_anomaly else contextlib.nullcontext():
-                    value, outputs = step(Xb, yb)
-                history.engine = step.engine
-                history.engine_reason = getattr(step, 'reason', '') or history.engine_reason
-                problem = _not_finite(k, value, model, optimizer.lr)
-                if problem:
-                    raise TrainingError(problem, history)
-                optimizer.step()
+                batch = batch_for_step(k)
+                value, outputs, problem = trainer.train(batch)
+                history.engine = trainer.engine
+                history.engine_reason = trainer.reason or history.engine_reason
+                if problem is not None:
+                    trainer.publish()
+                    raise TrainingError(_problem(k, problem, value, model, optimizer.lr), history)
                 history.loss.append(value)
                 history.lr.append(optimizer.lr)
-                acc = accuracy(kind, outputs, yb)
+                acc = accuracy(kind, outputs, batch.arrays()[1])
                 if acc is not None:
                     history.accuracy.append(acc)
-                bar.set_postfix(loss=f'{value:.4g}', **({'acc': f'{acc:.0%}'} if acc is not None else {}))
+                if show:
+                    bar.set_postfix(loss=f'{value:.4g}', **({'acc': f'{acc:.0%}'} if acc is not None else {}))
                 if callback is not None:
+                    trainer.publish()
                     callback(k, history)
-                    step.refresh()  # user code ran: a number the graph uses may have changed
+                    trainer.resume()  # user code ran: it may have changed a number the graph uses
                 stop = interrupt.requested  # read once: a Ctrl-C during save() stops the next step
                 history.interrupted = stop
                 if stop or (k + 1) % checkpoint_every == 0 or k + 1 == steps:
@@ -320,19 +371,35 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                 if stop:
                     break
     finally:
+        trainer.publish()
         bar.close()
         if gc_was_enabled:
             gc.enable()
     return history
 
 
+class _Batch:
+    """One step's samples, as lists (for the eager engine) and as arrays (for the tape)."""
+
+    __slots__ = ('X', 'y', '_arrays')
+
+    def __init__(self, X, y):
+        self.X, self.y, self._arrays = X, y, None
+
+    def arrays(self):
+        """(X as an array of rows, y): y stays a list, the targets the loss is given."""
+        if self._arrays is None:
+            self._arrays = np.asarray(self.X, dtype=float), self.y
+        return self._arrays
+
+
 def _batch_schedule(X, y, batch_size, n_samples, seed):
-    """step -> (X_batch, y_batch), as lists. Epoch e is shuffled by RandomState([seed, e]),
-    so the batch of any step is known without replaying the steps before it (for resume).
-    Only the epoch's order is kept; a batch is made when its step comes, so the memory
-    does not grow with the data."""
+    """step -> its _Batch. Epoch e is shuffled by RandomState([seed, e]), so the batch of
+    any step is known without replaying the steps before it (for resume). Only the
+    epoch's order is kept; a batch is made when its step comes, so the memory does not
+    grow with the data."""
     if batch_size is None or batch_size >= n_samples:
-        whole = (_as_list(X), _as_list(y))
+        whole = _Batch(_as_list(X), _as_list(y))
         return lambda k: whole
     per_epoch = -(-n_samples // batch_size)
     epoch = {}
@@ -343,7 +410,7 @@ def _batch_schedule(X, y, batch_size, n_samples, seed):
             epoch.clear()
             epoch[e] = np.random.RandomState([seed, e]).permutation(n_samples)
         chosen = epoch[e][i * batch_size:(i + 1) * batch_size]
-        return _take(X, chosen), _take(y, chosen)
+        return _Batch(_take(X, chosen), _take(y, chosen))
     return batch_for_step
 
 
@@ -376,16 +443,22 @@ def _resume(path, model, optimizer, history, settings):
     return progress['step']
 
 
-def _not_finite(k, value, model, lr):
-    """What is not finite after step k's backward pass, as an error message; None if all is."""
+def _not_finite(value, params):
+    """None if the loss and every gradient are finite; else -1 (the loss), or the index of
+    the first parameter whose gradient is not."""
+    if not math.isfinite(value):
+        return -1
+    return next((i for i, p in enumerate(params) if not math.isfinite(p.grad)), None)
+
+
+def _problem(k, problem, value, model, lr):
+    """The message of the TrainingError for what step k found not finite."""
     advice = (f"the model keeps its parameters from before this step. A smaller learning rate "
               f"(now {lr:g}) usually helps")
-    if not math.isfinite(value):
+    if problem == -1:
         return f"step {k}: the loss is {value} (not finite); {advice}"
-    for i, p in enumerate(model.parameters()):
-        if not math.isfinite(p.grad):
-            return f"step {k}: the gradient of parameter {i} is {p.grad} (not finite); {advice}"
-    return None
+    grad = model.parameters()[problem].grad
+    return f"step {k}: the gradient of parameter {problem} is {grad} (not finite); {advice}"
 
 
 def lr_sweep(make_model, X, y, rates=(0.001, 0.01, 0.1, 1.0), steps=50, seed=42, **fit_kwargs):

@@ -155,9 +155,6 @@ class CompiledFunction:
         self._raw = {}     # shapes of the data -> (the tape as traced, the data it was traced on)
 
     def __call__(self, *data):
-        if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
-            for shapes, (replay, template) in self._traced.items():
-                self._traced[shapes] = self.backend.replay(replay.tape, 1), template
         (replay, template), flat = self._traced_for(data)
         return self._run(replay, template, flat)
 
@@ -167,6 +164,9 @@ class CompiledFunction:
 
     def _traced_for(self, data):
         """((replay, template of the extra outputs), flat data), tracing on a new shape."""
+        if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
+            for shapes, (replay, template) in self._traced.items():
+                self._traced[shapes] = self.backend.replay(replay.tape, 1), template
         parts = [_flatten(d) for d in data]
         shapes = tuple(shape for shape, _ in parts)
         flat = [x for _, f in parts for x in f]
@@ -190,11 +190,22 @@ class CompiledFunction:
     def _run(self, replay, template, flat):
         pvals = _read(self.params)
         pgrad = np.array([p.grad for p in self.params], dtype=float)
+        outputs = self._replay(replay, template, flat, pvals, pgrad)
+        _write_grads(self.params, pgrad)
+        return outputs
+
+    def run_arrays(self, pvals, pgrad, *data):
+        """A call on arrays: the parameters' numbers from pvals, their gradients added into
+        pgrad; the Values are neither read nor written."""
+        (replay, template), flat = self._traced_for(data)
+        return self._replay(replay, template, flat, pvals, pgrad)
+
+    @staticmethod
+    def _replay(replay, template, flat, pvals, pgrad):
         replay.values[replay.inputs, 0] = flat
         replay.forward(pvals)
         _seed(replay, pgrad)
         replay.backward(pvals, pgrad, ONE_SAMPLE)
-        _write_grads(self.params, pgrad)
         outputs = [_value(replay, pvals, s) for s in replay.tape.outputs]
         if template is None:
             return outputs[0]

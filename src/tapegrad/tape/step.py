@@ -14,10 +14,15 @@ twice by one sample, parameters mixed into the loss between the samples), the st
 traces the whole batch as compile() does: slower, and exact all the same.
 """
 
+import dataclasses
+import functools
+
 import numpy as np
 
 from .. import losses
 from ..engine import Value, topological_order
+from ..nn import MLP, Layer, Neuron
+from . import training
 from .api import (ONE_SAMPLE, CompiledFunction, _check_params, _flatten, _nest, _placeholders,
                   _read, _seed, _value, _values_in, _write_grads)
 from .backend import Backend
@@ -46,6 +51,9 @@ class TapeStep:
 
     def __init__(self, model, loss, l2=0.0, *, backend=None):
         self.model, self.loss, self.l2 = model, loss, l2
+        # tapegrad's own MLP and losses draw no random numbers and build the same graph
+        # at every call: one trace will do; anything else is traced twice and compared
+        self.own_model, self.own_loss = _own_model(model), _own_loss(loss)
         self.backend = Backend(backend)
         self.params = None
         self.targets_as_numbers = False  # the loss needs the targets' numbers (label indexing)
@@ -53,6 +61,30 @@ class TapeStep:
         self._plans = {}   # batch shape (and targets, if numbers) -> _Batched or _WholeBatch
 
     def __call__(self, X, y):
+        X, y_shape, y_flat = self._batch(X, y)
+        return self._plan(X, y, y_shape, y_flat).run(self, X, y, y_flat)
+
+    def parameters(self):
+        """The Values the tape reads: model.parameters() as they were at the first call."""
+        if self.params is None:
+            self.params = _check_params(self.model.parameters())
+            self._structure_traced = self._structure() if self.own_model else None
+        return self.params
+
+    def trainer(self, optimizer):
+        """fit()'s steps with `optimizer`, the state in arrays (training.Trainer)."""
+        from .training import Trainer
+        return Trainer(self, optimizer)
+
+    def train_arrays(self, X, y, pvals, pgrad, update, hyper):
+        """A training step on arrays: forward, backward (gradients into pgrad), and unless
+        something is not finite, `update` with the settings `hyper` (see training.py).
+        Returns (loss, outputs as an array (samples, outputs), None or what was not finite)."""
+        X, y_shape, y_flat = self._batch(X, y)
+        plan = self._plan(X, y, y_shape, y_flat)
+        return plan.train(self, X, np.asarray(y_flat, dtype=float), pvals, pgrad, update, hyper)
+
+    def _batch(self, X, y):
         X = _rows(X)
         y_shape, y_flat = _flatten(y)
         if len(y) != len(X):
@@ -60,7 +92,7 @@ class TapeStep:
         if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
             for plan in self._plans.values():
                 plan.rebuild(self.backend)
-        return self._plan(X, y, y_shape, y_flat).run(self, X, y, y_flat)
+        return X, y_shape, y_flat
 
     def tapes(self, X, y):
         """The tapes a batch like (X, y) replays: (the model's, the loss's) or (the batch's,)."""
@@ -70,20 +102,33 @@ class TapeStep:
     def refresh(self):
         """Trace the model and the loss again, after user code ran between two calls (fit's
         callback). Where a trace now differs (a loss weight changed, say), the next call
-        replays the new one, as the eager engine would follow the new number."""
-        changed = any(not same_tape(model.whole, self._trace_model(width, twice=False).whole)
-                      for width, model in self._models.items())
-        changed = changed or any(plan.changed(self) for plan in self._plans.values())
+        replays the new one, as the eager engine would follow the new number.
+
+        tapegrad's own MLP and losses read no number but their parameters' (and the L2
+        weight, which this step holds): for them it is enough to check that the model
+        still has the same parameters and activations, which is much quicker.
+        """
+        if self.own_model and self.own_loss:
+            changed = self._structure() != self._structure_traced
+        else:
+            changed = any(not same_tape(model.whole, self._trace_model(width, twice=False).whole)
+                          for width, model in self._models.items())
+            changed = changed or any(plan.changed(self) for plan in self._plans.values())
         if changed:
             self._models.clear()
             self._plans.clear()
+            self.params = None
+
+    def _structure(self):
+        """What a tape of tapegrad's own MLP depends on besides the parameters' numbers:
+        which Values its parameters are, and each neuron's activation."""
+        return [id(p) for p in self.model.parameters()], [n.act for n in _neurons(self.model)]
 
     # -- tracing ------------------------------------------------------------------------
 
     def _plan(self, X, y, y_shape, y_flat):
         """The plan for a batch like this one, traced on first sight."""
-        if self.params is None:
-            self.params = _check_params(self.model.parameters())
+        self.parameters()
         key = (X.shape, y_shape) + ((tuple(y_flat),) if self.targets_as_numbers else ())
         if key not in self._plans:
             if len(self._plans) >= MAX_PLANS:
@@ -109,11 +154,12 @@ class TapeStep:
         return _Batched(self, model, traced_loss, blocks, len(X))
 
     def _trace_model(self, width, twice=True):
-        return _twice(lambda: _ModelTrace(self.model, self.params, width), 'the model', twice)
+        return _twice(lambda: _ModelTrace(self.model, self.params, width), 'the model',
+                      twice and not self.own_model)
 
     def _trace_loss(self, model, batch, y, y_flat, twice=True):
         return _twice(lambda: _LossTrace(self, model, batch, y, y_flat), 'the loss function',
-                      twice)
+                      twice and not self.own_loss)
 
     def eager_loss(self, predictions, targets):
         """The loss as EagerStep builds it: the loss function, plus the L2 term if any.
@@ -125,6 +171,30 @@ class TapeStep:
         if self.l2 and isinstance(loss, Value):
             loss = loss + losses.l2(self.model.parameters(), self.l2)
         return loss
+
+
+def _neurons(model):
+    """The Neurons of tapegrad's own MLP, Layer or Neuron."""
+    if isinstance(model, MLP):
+        return [n for layer in model.layers for n in layer.neurons]
+    return model.neurons if isinstance(model, Layer) else [model]
+
+
+def _own_model(model):
+    """Is `model` tapegrad's own MLP, Layer or Neuron, all the way down (no subclass)?"""
+    if type(model) is MLP:
+        return all(map(_own_model, model.layers))
+    if type(model) is Layer:
+        return all(map(_own_model, model.neurons))
+    return type(model) is Neuron
+
+
+def _own_loss(loss):
+    """Is `loss` one of tapegrad.losses (as fit() passes them: mse with its reduction)?"""
+    own = (losses.mse, losses.hinge, losses.binary_cross_entropy, losses.cross_entropy)
+    if isinstance(loss, functools.partial):
+        return loss.func in own and not loss.args and set(loss.keywords) <= {'reduction'}
+    return loss in own
 
 
 def _twice(trace, what, twice=True):
@@ -163,10 +233,13 @@ class _ModelTrace:
     def tape(self, reached):
         """The tape over the outputs, those the loss reaches first (in the order it does)."""
         if reached not in self.tapes:
-            rest = [j for j in range(len(self.outputs)) if j not in reached]
-            outputs = [self.outputs[j] for j in reached + tuple(rest)]
-            tape = tape_of(outputs, self.params, self.inputs, self.made,
-                           n_differentiated=len(reached))
+            if reached == tuple(range(len(self.outputs))):  # all of them, in order: as traced
+                tape = self.whole
+            else:
+                rest = [j for j in range(len(self.outputs)) if j not in reached]
+                outputs = [self.outputs[j] for j in reached + tuple(rest)]
+                tape = tape_of(outputs, self.params, self.inputs, self.made,
+                               n_differentiated=len(reached))
             self.tapes[reached] = (tape, optimize(tape))
         return self.tapes[reached]
 
@@ -246,11 +319,10 @@ class _Batched:
         self.reached, self.order = blocks.reached, blocks.order
         self.template = model.template
         _, sample_tape = model.tape(blocks.reached)
-        self.sample = step.backend.replay(sample_tape, batch)
+        self.sample = step.backend.replay(sample_tape, batch, flat=False)
         n_out = len(model.outputs)
         grad_inputs = range(batch * n_out)
-        loss_tape = tape_of([traced_loss.loss], step.params, traced_loss.inputs,
-                            traced_loss.made, grad_inputs)
+        loss_tape = dataclasses.replace(traced_loss.whole)  # a copy: its boundaries are set here
         # the loss's nodes from the first one that reads a prediction on are those the
         # eager backward visits before the samples' blocks (blocks() made sure no node
         # between the samples reads a parameter, so it does not matter on which side
@@ -275,7 +347,7 @@ class _Batched:
         return self.sample.tape, self.loss.tape
 
     def rebuild(self, backend):
-        self.sample = backend.replay(self.sample.tape, self.sample.batch)
+        self.sample = backend.replay(self.sample.tape, self.sample.batch, flat=False)
         self.loss = backend.replay(self.loss.tape, 1)
 
     def changed(self, step):
@@ -285,9 +357,17 @@ class _Batched:
         return not same_tape(old.whole, fresh.whole)
 
     def run(self, step, X, y, y_flat):
-        sample, loss = self.sample, self.loss
         pvals = _read(step.params)
         pgrad = np.zeros(len(step.params))
+        value, outputs = self.forward_backward(X, np.asarray(y_flat, dtype=float), pvals, pgrad)
+        _write_grads(step.params, pgrad)
+        if self.template is None:
+            return value, outputs[:, 0].tolist()
+        return value, [_nest(self.template, iter(row)) for row in outputs.tolist()]
+
+    def forward_backward(self, X, y_flat, pvals, pgrad):
+        """The batch's loss, and its gradient into pgrad: (loss, outputs (samples, outputs))."""
+        sample, loss = self.sample, self.loss
         sample.values[sample.inputs] = X.T
         sample.forward(pvals)
         outputs = sample.values[self.output_rows]  # (outputs, batch)
@@ -297,6 +377,7 @@ class _Batched:
         loss.forward(pvals)
         # backward in the eager order: the loss's nodes after the first sample, the
         # samples' blocks (in self.order), then the loss's nodes before the first sample
+        pgrad[:] = 0.0
         _seed(loss, pgrad)
         loss.backward(pvals, pgrad, ONE_SAMPLE, self.cut)
         n_out = len(self.output_rows)
@@ -305,11 +386,43 @@ class _Batched:
         sample.grads[self.reached_rows] = prediction_grads[list(self.reached)]
         sample.backward(pvals, pgrad, self.order)
         loss.backward(pvals, pgrad, ONE_SAMPLE, 0, self.cut)
-        _write_grads(step.params, pgrad)
-        value = _value(loss, pvals, loss.tape.outputs[0])
-        if self.template is None:
-            return value, outputs[0].tolist()
-        return value, [_nest(self.template, iter(column)) for column in outputs.T.tolist()]
+        return _value(loss, pvals, loss.tape.outputs[0]), outputs.T
+
+    def train(self, step, X, y_flat, pvals, pgrad, update, hyper):
+        """forward_backward and the update; with numba's loops, all of it in one call."""
+        if self.fused is None or update.kind == training.PYTHON:
+            value, outputs = self.forward_backward(X, y_flat, pvals, pgrad)
+            return value, outputs, training.update_unless_not_finite(
+                value, pvals, pgrad, update, hyper, compiled=self.fused is not None)
+        from .replay_numba import batched_step
+        value, problem = batched_step(*self.fused, X, y_flat, pvals, pgrad, self.order,
+                                      training.KERNEL_KIND[update.kind], update.state, hyper,
+                                      update.first)
+        return value, self.sample.values[self.output_rows].T, None if problem == -2 else problem
+
+    @property
+    def fused(self):
+        """The arrays of both replays and of the links between them, as batched_step takes them
+        (None unless both replays run on numba's loops)."""
+        sample, loss = self.sample, self.loss
+        if not (hasattr(sample, 'code') and hasattr(loss, 'code')):
+            return None
+        if getattr(self, '_fused_for', None) is not (sample, loss):
+            P, n_out = sample.n_params, len(self.output_rows)
+            self._fused = (
+                (sample.code, sample.start, sample.args, sample.karg, sample.needs, sample.values,
+                 sample.grads, sample.scratch, sample.work, sample.first,
+                 sample.tape.backward_end),
+                (loss.code, loss.start, loss.args, loss.karg, loss.needs, loss.flat,
+                 loss.flat_grads, loss.first, max(self.cut, loss.first),
+                 loss.tape.backward_end, loss.tape.outputs[0]),
+                (sample.inputs.start, np.array(self.output_rows, dtype=np.int64),
+                 np.array(self.reached_rows, dtype=np.int64),
+                 np.array(self.reached, dtype=np.int64), P + self.prediction_rows.start,
+                 P + self.target_rows.start))
+            self._fused_for = (sample, loss)
+            assert n_out == len(self._fused[2][1])
+        return self._fused
 
 
 class _WholeBatch:
@@ -323,6 +436,7 @@ class _WholeBatch:
             return step.eager_loss(predictions, targets[0] if targets else y), predictions
 
         self.targets_as_numbers = step.targets_as_numbers
+        self.y_shape = np.shape(y)
         self.compiled = CompiledFunction(whole_batch, step.params, step.backend.requested)
 
     def data(self, X, y):
@@ -341,3 +455,26 @@ class _WholeBatch:
         for p in step.params:
             p.grad = 0.0
         return self.compiled(*self.data(X, y))
+
+    def train(self, step, X, y_flat, pvals, pgrad, update, hyper):
+        y = y_flat.tolist() if self.targets_as_numbers else np.reshape(y_flat, self.y_shape).tolist()
+        pgrad[:] = 0.0
+        value, outputs = self.compiled.run_arrays(pvals, pgrad, *self.data(X, y))
+        outputs = np.array(outputs, dtype=float).reshape(len(X), -1)
+        compiled = step.backend.active == 'numba'
+        return value, outputs, training.update_unless_not_finite(value, pvals, pgrad, update,
+                                                                 hyper, compiled)
+
+
+def warm_up_training():
+    """Compile (or load) numba's training loops for the types fit() calls them with."""
+    import random
+
+    from .. import optim
+    from ..nn import MLP
+    from .replay_numba import update_step
+    model = MLP(2, [2, 1], rng=random.Random(0))
+    trainer = TapeStep(model, losses.hinge, l2=1e-4, backend='numba').trainer(
+        optim.SGD(model.parameters(), lr=0.1))
+    trainer.train(np.array([[0.5, -1.0], [1.0, 2.0]]), [1, -1])
+    update_step(1, np.zeros(1), np.zeros(1), np.zeros((1, 1)), np.zeros(5), True, 0.0)
