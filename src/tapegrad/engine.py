@@ -51,6 +51,15 @@ def _is_numpy_real(data):
     return getattr(data, 'ndim', None) == 0 and getattr(dtype, 'kind', '') in 'biuf'
 
 
+def _two_inputs(children):
+    """The inputs given as any sequence (micrograd's code passes a set), as a tuple."""
+    children = tuple(children)
+    if len(children) > 2:
+        raise ValueError(f"Value() takes at most two inputs (_children), got {len(children)}: "
+                         f"no op of the engine takes more")
+    return children
+
+
 def _lift(x):
     """A Value as it is; a plain number as a new constant leaf; NotImplemented otherwise."""
     if isinstance(x, Value):
@@ -124,17 +133,30 @@ class Value:
     (-3.0, -4.0)
     """
 
-    __slots__ = ('data', 'grad', 'label', '_prev', '_op', '_arg')
+    __slots__ = ('data', 'grad', 'label', '_op', '_arg', '_a', '_b')
 
     def __init__(self, data, _children=(), _op='', label='', _arg=None):
         self.data = data if type(data) is float else _as_float(data)
         self.grad = 0.0
         self.label = label
-        self._prev = _children if type(_children) is tuple else tuple(_children)  # in order
         self._op = _op                 # name of the op that made this value; '' for a leaf
         self._arg = _arg               # the number the op takes (the k of x ** k)
+        # the inputs, in order: no op takes more than two. Two slots rather than a tuple
+        # make one object a node rather than two, which is what Python's cycle collector
+        # spends its time on (see _prev for them as a tuple)
+        if type(_children) is not tuple or len(_children) > 2:
+            _children = _two_inputs(_children)
+        self._a = _children[0] if _children else None
+        self._b = _children[1] if len(_children) == 2 else None
         if _watchers:                  # a tool is watching some thread (end of this file)
-            _tell_watchers('created', self)
+            _tell_created(self)
+
+    @property
+    def _prev(self):
+        """The Values this one was computed from, in order; () for a leaf."""
+        if self._a is None:
+            return ()
+        return (self._a,) if self._b is None else (self._a, self._b)
 
     def __repr__(self):
         return f"Value(data={self.data}, grad={self.grad})"
@@ -150,7 +172,7 @@ class Value:
 
     @primitive('+', __add__)
     def _add_backward(out):  # d(a+b)/da = d(a+b)/db = 1
-        a, b = out._prev
+        a, b = out._a, out._b
         a.grad += out.grad
         b.grad += out.grad
 
@@ -162,7 +184,7 @@ class Value:
 
     @primitive('*', __mul__)
     def _mul_backward(out):  # d(ab)/da = b, d(ab)/db = a
-        a, b = out._prev
+        a, b = out._a, out._b
         a.grad += out.grad * b.data
         b.grad += out.grad * a.data
 
@@ -174,7 +196,7 @@ class Value:
 
     @primitive('/', __truediv__)
     def _div_backward(out):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-        a, b = out._prev
+        a, b = out._a, out._b
         a.grad += ieee.div(out.grad, b.data)
         b.grad += -out.grad * ieee.div(ieee.div(a.data, b.data), b.data)
 
@@ -188,7 +210,7 @@ class Value:
 
     @primitive('**', __pow__)
     def _pow_backward(out):  # x^w: d/dx = w x^(w-1), d/dw = x^w log(x)
-        x, w = out._prev
+        x, w = out._a, out._b
         if w.data != 0:
             x.grad += out.grad * (w.data * ieee.pow(x.data, w.data - 1.0))
         # at x = 0 and w >= 0 the slope in w is taken as 0, not 0 * log(0) = nan
@@ -196,7 +218,7 @@ class Value:
 
     @primitive('**k', __pow__, takes_number=True)
     def _pow_number_backward(out):  # d(x^k)/dx = k x^(k-1); zero when k == 0, even at x = 0
-        (x,), k = out._prev, out._arg
+        x, k = out._a, out._arg
         if k != 0:
             x.grad += out.grad * (k * ieee.pow_number(x.data, k - 1.0))
 
@@ -205,7 +227,7 @@ class Value:
 
     @primitive('exp', exp)
     def _exp_backward(out):  # d exp(x)/dx = exp(x)
-        (x,) = out._prev
+        x = out._a
         x.grad += out.grad * out.data
 
     def log(self):
@@ -214,7 +236,7 @@ class Value:
 
     @primitive('log', log)
     def _log_backward(out):  # d log(x)/dx = 1/x
-        (x,) = out._prev
+        x = out._a
         x.grad += ieee.div(out.grad, x.data)
 
     def tanh(self):
@@ -222,7 +244,7 @@ class Value:
 
     @primitive('tanh', tanh)
     def _tanh_backward(out):  # d tanh(x)/dx = 1 - tanh(x)^2
-        (x,) = out._prev
+        x = out._a
         x.grad += out.grad * (1.0 - out.data * out.data)
 
     def sigmoid(self):
@@ -230,7 +252,7 @@ class Value:
 
     @primitive('sigmoid', sigmoid)
     def _sigmoid_backward(out):  # d sigmoid(x)/dx = (1 - s) s
-        (x,) = out._prev
+        x = out._a
         x.grad += out.grad * (1.0 - out.data) * out.data
 
     def relu(self):
@@ -238,7 +260,7 @@ class Value:
 
     @primitive('relu', relu)
     def _relu_backward(out):  # 1 where x > 0, else 0
-        (x,) = out._prev
+        x = out._a
         x.grad += 0.0 if out.data <= 0 else out.grad
 
     # -- built from the primitives -----------------------------------------------------
@@ -285,42 +307,50 @@ class Value:
         """
         order = topological_order(self)
         for v in order:
-            if v._prev:
+            if v._a is not None:  # made by an op
                 v.grad = 0.0
-        self.grad = self.grad + 1.0 if not self._prev else 1.0
+        self.grad = self.grad + 1.0 if self._a is None else 1.0
         if _watchers:  # anomaly detection checks every rule (end of this file)
             _watched_backward(order)
             return
         for v in reversed(order):
-            if v._prev:
+            if v._a is not None:
                 _BACKWARD[v._op](v)
 
     def _backward(self):
         """One step of the chain rule: pass this value's grad on to its inputs (a leaf has
         none). backward() does this for every value, from the output back."""
-        if self._prev:
+        if self._a is not None:
             _BACKWARD[self._op](self)
 
 
-def topological_order(root):
-    """Every value `root` depends on, each after all of its inputs; `root` last.
+def topological_order(*roots):
+    """Every value the roots depend on, each after all of its inputs; the roots last.
 
-    The seeds' recursive depth-first search, with the recursion replaced by a stack of
-    (value, iterator over its inputs), so that a chain of a million values does not hit
-    Python's recursion limit.
+    The seeds' recursive depth-first search, with the recursion replaced by a stack, so
+    that a chain of a million values does not hit Python's recursion limit: the value on
+    top descends into its first input not yet seen, and once all are seen it takes its
+    place in the order. (Several roots: their graphs in turn, as one root over them.)
     """
-    order, visited = [], {root}
-    stack = [(root, iter(root._prev))]
-    while stack:
-        v, inputs = stack[-1]
-        for child in inputs:
-            if child not in visited:  # descend into the first input not yet seen
-                visited.add(child)
-                stack.append((child, iter(child._prev)))
-                break
-        else:  # all inputs of v are in order: v can follow them
-            stack.pop()
-            order.append(v)
+    order, visited = [], set()
+    for root in roots:
+        if root in visited:
+            continue
+        visited.add(root)
+        stack = [root]
+        while stack:
+            v = stack[-1]
+            a = v._a
+            if a is not None and a not in visited:
+                visited.add(a)
+                stack.append(a)
+                continue
+            b = v._b
+            if b is not None and b not in visited:
+                visited.add(b)
+                stack.append(b)
+                continue
+            order.append(stack.pop())  # all inputs of v are in order: v can follow them
     return order
 
 
@@ -343,10 +373,12 @@ def topological_order(root):
 # Other threads pay one dictionary lookup per new Value while some thread is watched,
 # and see no other difference.
 
-_watchers = {}     # thread id -> the watchers registered in that thread, innermost last
+_watchers = {}     # thread id -> (its watchers, innermost last; does one of them read?)
 _lock = threading.Lock()
 _turned = {}       # id -> [value, count]: `values` made WatchedValues, and by how many
-_DATA = Value.__dict__['data']  # the slot behind .data, read past the watchers
+_thread = threading.get_ident
+_read_slot, _write_slot = Value.data.__get__, Value.data.__set__  # .data past the watchers
+_getframe = sys._getframe
 _ENGINE = globals()
 
 
@@ -354,7 +386,7 @@ class watching:
     """Register `watcher` for the current thread while the `with` body runs."""
 
     def __init__(self, watcher, values=()):
-        self.watcher, self.values = watcher, list(values) if watcher_reads(watcher) else []
+        self.watcher, self.values = watcher, list(values) if _reads(watcher) else []
 
     def __enter__(self):
         with _lock:
@@ -363,19 +395,14 @@ class watching:
                 entry[1] += 1
                 if type(v) is Value:
                     v.__class__ = WatchedValue
-            thread = threading.get_ident()
-            _watchers[thread] = _watchers.get(thread, ()) + (self.watcher,)
+            self._set(_watchers.get(_thread(), ((), False))[0] + (self.watcher,))
         return self.watcher
 
     def __exit__(self, *exc):
         with _lock:
-            thread = threading.get_ident()
-            mine = list(_watchers[thread])
+            mine = list(_watchers[_thread()][0])
             mine.remove(self.watcher)
-            if mine:
-                _watchers[thread] = tuple(mine)
-            else:
-                del _watchers[thread]
+            self._set(tuple(mine))
             for v in self.values:
                 entry = _turned[id(v)]
                 entry[1] -= 1
@@ -385,24 +412,42 @@ class watching:
                         v.__class__ = Value
         return False
 
+    @staticmethod
+    def _set(watchers):
+        if watchers:
+            _watchers[_thread()] = watchers, any(map(_reads, watchers))
+        else:
+            del _watchers[_thread()]
 
-def watcher_reads(watcher):
+
+def _reads(watcher):
     return getattr(watcher, 'reads', False)
 
 
-def _tell_watchers(event, value):
-    for watcher in _watchers.get(threading.get_ident(), ()):
-        if event == 'created' and type(value) is Value and watcher_reads(watcher):
+def _tell_created(value):
+    entry = _watchers.get(_thread())
+    if entry is not None:
+        watchers, reads = entry
+        if reads and type(value) is Value:
             value.__class__ = WatchedValue
-        tell = getattr(watcher, event, None)
-        if tell is not None:
-            tell(value)
+        for watcher in watchers:
+            watcher.created(value)
+
+
+def _tell_touched(event, value):
+    entry = _watchers.get(_thread())
+    if entry is not None:
+        for watcher in entry[0]:
+            tell = getattr(watcher, event, None)
+            if tell is not None:
+                tell(value)
 
 
 def _watched_backward(order):
-    watchers = [w for w in _watchers.get(threading.get_ident(), ()) if hasattr(w, 'rule_applied')]
+    entry = _watchers.get(_thread(), ((), False))
+    watchers = [w for w in entry[0] if hasattr(w, 'rule_applied')]
     for v in reversed(order):
-        if v._prev:
+        if v._a is not None:
             before = [x.grad for x in v._prev]
             _BACKWARD[v._op](v)
             for watcher in watchers:
@@ -418,15 +463,15 @@ class WatchedValue(Value):
 
     @property
     def data(self):
-        if _watchers and _outside_the_engine(sys._getframe(1)):
-            _tell_watchers('read', self)
-        return _DATA.__get__(self)
+        if _watchers and _outside_the_engine(_getframe(1)):
+            _tell_touched('read', self)
+        return _read_slot(self)
 
     @data.setter
     def data(self, number):
-        if _watchers and _outside_the_engine(sys._getframe(1)):
-            _tell_watchers('written', self)
-        _DATA.__set__(self, number)
+        if _watchers and _outside_the_engine(_getframe(1)):
+            _tell_touched('written', self)
+        _write_slot(self, number)
 
 
 def _outside_the_engine(frame):

@@ -11,7 +11,7 @@ exactly that before it rewrites anything, and leaves alone what it cannot prove.
   neurons) become one 'matvec', so a replay can treat the weights as a matrix.
 """
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 
 from ..engine import OPS
 from .tape import Instruction, Tape, renumber
@@ -42,11 +42,11 @@ def _uses(tape):
 def _others_between(uses, slot, lo, hi, allowed):
     """Does an instruction outside `allowed` read `slot` strictly between `lo` and `hi`?"""
     readers = uses[slot]
-    for i in readers[bisect_right(readers, lo):]:
-        if i >= hi:
-            return False
-        if i not in allowed:
+    k = bisect_right(readers, lo)
+    while k < len(readers) and readers[k] < hi:
+        if readers[k] not in allowed:
             return True
+        k += 1
     return False
 
 
@@ -102,7 +102,7 @@ def fuse_dots(tape):
             chain.append(first)
         members = chain + [made_by[ins[add].args[1]] for add in chain]
         dot = _fused(ins, uses, made_by, chain)
-        if dot is None or len({tape.section(i) for i in members}) > 1:
+        if dot is None or tape.section(min(members)) != tape.section(max(members)):
             placed.append((root, ins[root]))
             continue
         absorbed.update(members)
@@ -164,7 +164,7 @@ def group_matvecs(tape):
         if x is None:
             continue
         group = open_group.get(x)
-        if group is None or not _may_join(tape, uses, group, i):
+        if group is None or not _may_join(tape, uses, group, i, x):
             group = {'dots': [], 'params': set()}
             groups.append(group)
             open_group[x] = group
@@ -177,16 +177,24 @@ def group_matvecs(tape):
     return _rebuild(tape, placed)
 
 
-def _may_join(tape, uses, group, i):
-    first = group['dots'][0]
+def _may_join(tape, uses, group, i, x):
+    dots = group['dots']
+    first = dots[0]
     dot = tape.instructions[i]
     params = (dot.args[0],) + dot.args[1::2]
     if len(set(params)) < len(params) or group['params'] & set(params):
         return False
     if tape.section(first) != tape.section(i):
         return False
-    members = set(group['dots']) | {i}
-    return not any(_others_between(uses, s, first, i, members) for s in dot.args)
+    # every dot of the group reads each input once: an input is read by nothing else in
+    # between exactly when its readers there are as many as the group's dots there
+    for s in x:
+        readers = uses[s]
+        if bisect_left(readers, i) - bisect_right(readers, first) != len(dots) - 1:
+            return False
+    members = set(dots)
+    members.add(i)
+    return not any(_others_between(uses, s, first, i, members) for s in params)
 
 
 def _matvec(ins, dots):

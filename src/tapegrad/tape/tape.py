@@ -18,16 +18,21 @@ sort, which is also the order in which backward() adds gradients: replaying the 
 backwards adds the same numbers in the same order and gets the same bits.
 """
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..engine import OPS
 
 LEAVES = ('param', 'input', 'const')
 
 
-@dataclass(frozen=True)
-class Instruction:
-    """One line of a tape: `op` writes the slots in `out` from the slots in `args`."""
+class Instruction(NamedTuple):
+    """One line of a tape: `op` writes the slots in `out` from the slots in `args`.
+
+    (A named tuple rather than a dataclass: a tape of a wide layer has hundreds of
+    thousands of lines, and a tuple is several times quicker to make.)
+    """
 
     op: str
     out: tuple
@@ -116,7 +121,7 @@ class Tape:
 
     def section(self, i):
         """Which section instruction i lies in: how many boundaries are at or before it."""
-        return sum(i >= b for b in self.boundaries + (self.backward_end,))
+        return bisect_right(sorted(self.boundaries + (self.backward_end,)), i)
 
     def needs_grad(self):
         """Per slot: does a gradient flow through it to a parameter or a grad input?
@@ -140,11 +145,14 @@ def renumber(instructions, outputs):
     Passes move and merge instructions; afterwards every instruction's outputs are
     consecutive again, and args and outputs refer to the new numbers.
     """
-    new = {}
-    renumbered = []
+    highest = max((s for ins in instructions for s in ins.out), default=-1)
+    new = [None] * (highest + 1)  # old slot -> new slot
+    renumbered, n = [], 0
     for ins in instructions:
-        out = tuple(range(len(new), len(new) + len(ins.out)))
-        args = tuple(new[s] for s in ins.args)
-        new.update(zip(ins.out, out))
+        out = tuple(range(n, n + len(ins.out)))
+        args = tuple(map(new.__getitem__, ins.args))
+        for old, slot in zip(ins.out, out):
+            new[old] = slot
+        n += len(out)
         renumbered.append(Instruction(ins.op, out, args, ins.arg))
     return renumbered, [new[s] for s in outputs]

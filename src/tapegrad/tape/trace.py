@@ -179,52 +179,63 @@ def tape_of(outputs, params, inputs, made, grad_inputs=frozenset(), n_differenti
     leaf must be a constant the traced function made itself (`made` holds their ids).
     A node computed from constants alone is the same number at every call: it becomes a
     constant too. Backward runs through the graphs of the first `n_differentiated` outputs.
+
+    (A wide layer's tape has hundreds of thousands of lines: the loops here do as little
+    as they can per node.)
     """
-    root = Value(0.0, outputs)  # one root over all outputs: their graphs in turn, in order
-    order = topological_order(root)[:-1]
-    position = {id(v): i for i, v in enumerate(order)}
-    n_backward = max(position[id(v)] for v in outputs[:n_differentiated]) + 1
+    order = topological_order(*outputs)  # the outputs' graphs in turn, in the engine's order
+    ends = {id(v) for v in outputs[:n_differentiated]}
+    n_backward = max(i for i, v in enumerate(order) if id(v) in ends) + 1
 
-    instructions, slot_of = [], {}
-
-    def add(op, value, args=(), arg=None):
-        slot_of[id(value)] = len(instructions)
-        instructions.append(Instruction(op, (len(instructions),), args, arg))
-
+    instructions, slot = [], {}
     for i, p in enumerate(params):
-        if id(p) in slot_of:
-            raise TapeError(f"params holds the same Value twice, at {slot_of[id(p)]} and {i}: "
+        if id(p) in slot:
+            raise TapeError(f"params holds the same Value twice, at {slot[id(p)]} and {i}: "
                             f"{p!r}; list each parameter once")
-        if p._prev:
+        if p._a is not None:
             raise TapeError(f"parameter {i} is not a leaf but the result of a '{p._op}' op: "
                             f"{p!r}; parameters must be Values you created, like a model's weights")
-        add('param', p, arg=i)
-    variable = {id(v) for v in params + list(inputs)}  # and all that is computed from them
-    computed, constants = [], []
-    for v in order:
-        if not v._prev and id(v) not in variable and id(v) not in made:
-            raise NotReplayable(f"the graph uses a Value that is neither in params nor made by "
-                                f"the traced function: {v!r}; add it to params (its .data is "
-                                f"then read at each call and its .grad filled)")
-        if v._prev and any(id(c) in variable for c in v._prev):
+        slot[id(p)] = i
+        instructions.append(Instruction('param', (i,), (), i))
+    variable = set(slot).union(map(id, inputs))  # and all that is computed from them
+    computed, constants, n_backward_computed = [], [], 0
+    for position, v in enumerate(order):
+        a, b = v._a, v._b
+        if a is None:  # a leaf
+            if id(v) not in variable:
+                if id(v) not in made:
+                    raise NotReplayable(
+                        f"the graph uses a Value that is neither in params nor made by the "
+                        f"traced function: {v!r}; add it to params (its .data is then read "
+                        f"at each call and its .grad filled)")
+                constants.append(v)
+        elif id(a) in variable or (b is not None and id(b) in variable):
             variable.add(id(v))
             computed.append(v)
-        elif id(v) not in variable:  # made from constants alone: a constant itself
+            n_backward_computed += position < n_backward
+        else:  # made from constants alone: a constant itself
             constants.append(v)
-    read = {id(c) for v in computed for c in v._prev} | {id(v) for v in outputs}
+    read = {id(v) for v in outputs}
+    for v in computed:
+        read.add(id(v._a))
+        if v._b is not None:
+            read.add(id(v._b))
     for v in constants:
         if id(v) in read:
-            add('const', v, arg=v.data)
-    computed_ids = {id(v) for v in computed}
+            slot[id(v)] = len(instructions)
+            instructions.append(Instruction('const', (len(instructions),), (), v.data))
     for i, v in enumerate(inputs):
-        add('input', v, arg=i)
+        slot[id(v)] = len(instructions)
+        instructions.append(Instruction('input', (len(instructions),), (), i))
     n_leaves = len(instructions)
     for v in computed:
         if v._op not in OPS:
             raise TapeError(f"the graph has an op the engine does not declare: {v._op!r} "
                             f"in {v!r}; known ops: {', '.join(OPS)} (see 'Adding an op' "
                             f"in the README)")
-        add(v._op, v, tuple(slot_of[id(c)] for c in v._prev), v._arg)
-    backward_end = n_leaves + sum(1 for v in order[:n_backward] if id(v) in computed_ids)
-    return Tape(instructions, [slot_of[id(v)] for v in outputs], backward_end,
+        n = len(instructions)
+        args = (slot[id(v._a)],) if v._b is None else (slot[id(v._a)], slot[id(v._b)])
+        slot[id(v)] = n
+        instructions.append(Instruction(v._op, (n,), args, v._arg))
+    return Tape(instructions, [slot[id(v)] for v in outputs], n_leaves + n_backward_computed,
                 frozenset(grad_inputs))
