@@ -1,19 +1,21 @@
 """Which replay runs a tape: numba's compiled loops, NumPy's, or NumPy's until numba's are ready.
 
-numba compiles its loops the first time a machine uses them, which takes seconds;
-`cache=True` keeps the machine code, and later processes load it in about 0.3 s. With
-the default backend a run never waits for the compiling: if numba's cache does not
-hold the loops yet, a separate process compiles them into it, and the tape replays with
-NumPy meanwhile, moving to numba's loops at the first call after that process is done.
-The two replays give the same bits, so the move changes no number.
+numba's loops run many times faster than NumPy's replay, but they are not there at once:
+importing numba takes most of a second, and the first time a machine uses the loops
+numba compiles them, which takes seconds (`cache=True` keeps the machine code; later
+processes load it). With the default backend a run never waits for that: a thread of
+this process imports numba and loads the loops (on a machine that has never compiled
+them, it first has a separate process compile them into numba's cache), while the tape
+replays with NumPy; at the first call after they are ready, the replays move to numba's
+loops. The two replays give the same bits, so the move changes no number.
 
-    backend='numba'   numba's loops; the first call compiles or loads them, and waits
+    backend='numba'   numba's loops; the first call imports, compiles or loads them, and waits
     backend='numpy'   the NumPy replay only
-    backend=None      numba's loops where numba is installed, NumPy's until they are compiled
+    backend=None      numba's loops where numba is installed, NumPy's until they are ready
 
 With the default backend, NumPy also replays where numba cannot: when its cache folder
-cannot be written (one RuntimeWarning says so), and for a tape with an op that numba's
-loops have no formula for. numba is imported only when its loops are going to run.
+cannot be written, or compiling fails (one RuntimeWarning says so), and for a tape with
+an op that numba's loops have no formula for. numba is imported only where it will run.
 
 The compiling process: one per machine at a time (a second one waits for the first and
 then finds the cache warm), started detached, so that it outlives a short script and the
@@ -24,6 +26,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -64,25 +67,22 @@ class Backend:
                              f"(numba when installed); got {backend!r}")
         self.requested = backend
         self.name = backend or default_backend()
-        self.waits = False  # replaying with NumPy until the compiling process is done
-        if self.name == 'numba':
+        self.waits = False  # replaying with NumPy until the loader has numba's loops ready
+        if backend == 'numba':
             loops, why = _numba_loops()
             if loops is None:
-                if backend == 'numba':
-                    raise RuntimeError(why)
-                warnings.warn(why, RuntimeWarning, stacklevel=3)
-                self.name = 'numpy'
-            elif backend is None and not loops.is_cached():
-                self.waits = COMPILER.start()
-                self.name = 'numba' if self.waits else 'numpy'
+                raise RuntimeError(why)
+        elif self.name == 'numba':
+            self.waits = LOADER.start()
 
     @property
     def active(self):
         """'numba' or 'numpy': the replay that new replays, and the last call, use."""
         return 'numpy' if self.name == 'numpy' or self.waits else 'numba'
 
-    def replay(self, tape, batch):
-        """A replay of `tape` over `batch` samples on the active backend.
+    def replay(self, tape, batch, flat=True):
+        """A replay of `tape` over `batch` samples on the active backend (`flat`: a batch
+        of one in numba's one-sample layout, rather than as rows of one sample).
 
         A tape with an op that numba's loops lack replays with NumPy, unless numba was
         asked for by name: then MissingKernel says which op.
@@ -91,7 +91,7 @@ class Backend:
             return NumpyReplay(tape, batch)
         from .replay_numba import MissingKernel, NumbaReplay
         try:
-            return NumbaReplay(tape, batch)
+            return NumbaReplay(tape, batch, flat)
         except MissingKernel as error:
             if self.requested == 'numba':
                 raise
@@ -100,13 +100,68 @@ class Backend:
             return NumpyReplay(tape, batch)
 
     def upgraded(self):
-        """True once, at the first check after numba's loops got compiled: rebuild the replays."""
-        if self.waits and COMPILER.done():
+        """True once, at the first check after numba's loops are ready: rebuild the replays."""
+        if self.waits and LOADER.done():
             self.waits = False
-            if COMPILER.ok:
+            if LOADER.ok:
                 return True
             self.name = 'numpy'
+            LOADER.warn_once()
         return False
+
+
+class _Loader:
+    """numba's loops made ready in a thread of this process (see the module doc)."""
+
+    def __init__(self):
+        self.thread, self.ok, self.why, self.warned = None, False, None, False
+        self.finished = threading.Event()
+        self.lock = threading.Lock()
+
+    def start(self):
+        """Start making the loops ready, if not yet started; True (it is under way)."""
+        with self.lock:
+            if self.thread is None:
+                # not a daemon: a script that ends first waits for the import to finish
+                # rather than stop in the middle of it
+                self.thread = threading.Thread(target=self._run, name='tapegrad numba loops')
+                self.thread.start()
+        return True
+
+    def _run(self):
+        try:
+            loops, self.why = _numba_loops()
+            if loops is None:
+                return
+            if not loops.is_cached():
+                if not COMPILER.start():
+                    self.why = (f"could not start compiling numba's loops ({COMPILER.error}); "
+                                f"the tape replays with NumPy")
+                    return
+                if not COMPILER.wait():
+                    self.why = (f"compiling numba's loops failed (exit code {COMPILER.status}); "
+                                f"the tape replays with NumPy. backend='numba' shows numba's error")
+                    return
+            loops.warm_up()  # loads every loop from the cache, for the types the replays use
+            self.ok = True
+        except Exception as error:  # noqa: BLE001 - reported, and NumPy replays instead
+            self.why = (f"numba's loops could not be loaded ({type(error).__name__}: {error}); "
+                        f"the tape replays with NumPy")
+        finally:
+            self.finished.set()
+
+    def done(self):
+        return self.finished.is_set()
+
+    def wait(self, timeout=None):
+        """Block until the loops are ready or known not to be; True if they are ready."""
+        self.finished.wait(timeout)
+        return self.ok
+
+    def warn_once(self):
+        if not self.warned:  # the first replay to notice says so, once
+            self.warned = True
+            warnings.warn(self.why, RuntimeWarning, stacklevel=4)
 
 
 class _Compiler:
@@ -115,7 +170,7 @@ class _Compiler:
     code = 'from tapegrad.tape.backend import compile_once; compile_once()'
 
     def __init__(self):
-        self.pid, self.ok, self.warned, self.status = None, False, False, None
+        self.pid, self.status, self.error = None, None, None
 
     def start(self):
         """Start compiling, if not yet started; False if no process could be started."""
@@ -133,24 +188,8 @@ class _Compiler:
                                   for fd in (0, 1, 2)],
                     setsid=True)
             except (OSError, AttributeError) as error:  # AttributeError: no posix_spawn (Windows)
-                warnings.warn(f"could not start compiling numba's loops ({error}); the tape "
-                              f"replays with NumPy", RuntimeWarning, stacklevel=3)
+                self.error = error
                 return False
-        return True
-
-    def done(self):
-        """Has the process ended? (Then self.ok says whether the loops got compiled.)"""
-        if self.status is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid == 0:
-                return False
-            self.status = os.waitstatus_to_exitcode(status)
-        self.ok = self.status == 0
-        if not self.ok and not self.warned:  # the first replay to notice says so, once
-            self.warned = True
-            warnings.warn(f"compiling numba's loops failed (exit code {self.status}); the tape "
-                          f"replays with NumPy. backend='numba' shows numba's error",
-                          RuntimeWarning, stacklevel=4)
         return True
 
     def wait(self):
@@ -164,6 +203,7 @@ class _Compiler:
 
 
 COMPILER = _Compiler()
+LOADER = _Loader()
 
 
 def compile_once():
