@@ -286,7 +286,7 @@ def test_a_new_shape_of_data_is_traced_again():
     step = compile(lambda xs: sum(w * x for x in xs), [w])
     assert step([1.0, 2.0]) == 4.5
     assert step([1.0, 2.0, 3.0]) == 9.0
-    assert len(step._traced) == 2
+    assert len(step._runs) == 2
 
 
 def test_ragged_data_is_traced_per_shape():
@@ -294,7 +294,7 @@ def test_ragged_data_is_traced_per_shape():
     step = compile(lambda rows: sum(w * x * len(row) for row in rows for x in row), [w])
     assert step([[1.0], [2.0, 3.0]]) == 0.5 * (1 + 2 * 5)
     assert step([[1.0, 2.0], [3.0]]) == 0.5 * (2 * 3 + 3)
-    assert len(step._traced) == 2
+    assert len(step._runs) == 2
 
 
 def test_branching_on_data_is_refused_with_a_clear_error():

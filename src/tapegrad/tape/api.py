@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 
 from ..engine import Value
+from . import batching
 from .backend import Backend
 from .passes import optimize
 from .trace import DataArgument, TapeError, differs_between_calls, same_tape, tape_of, traced
@@ -30,8 +31,7 @@ def _read(params):
 
 
 def _write_grads(params, pgrad):
-    for p, g in zip(params, pgrad.tolist()):
-        p.grad = g
+    _write(params, None, pgrad)
 
 
 # ----------------------------------------------------------------------------------
@@ -39,18 +39,36 @@ def _write_grads(params, pgrad):
 
 
 def _flatten(data):
-    """(shape, flat list of floats) of a number or a nested list of numbers."""
+    """(shape, a flat array of its floats) of a number or a nested list of numbers."""
     if isinstance(data, numbers.Real):
-        return (), [float(data)]
+        return (), np.array([float(data)])
     if isinstance(data, (list, tuple, np.ndarray)):
         try:
             array = np.asarray(data, dtype=float)
-            return array.shape, array.ravel().tolist()
+            return array.shape, array.ravel()
         except (TypeError, ValueError):  # ragged, or not numbers: walk it
             parts = [_flatten(item) for item in data]
-            return tuple(shape for shape, _ in parts), [x for _, flat in parts for x in flat]
+            return (tuple(shape for shape, _ in parts),
+                    np.concatenate([flat for _, flat in parts]) if parts else np.zeros(0))
     raise TapeError(f"data arguments must be numbers or (nested) lists of numbers; "
                     f"got {type(data).__name__}: {data!r}")
+
+
+def _flat(parts):
+    """All the data arguments' floats in one array, from their _flatten()s."""
+    if len(parts) == 1:
+        return parts[0][1]
+    return np.concatenate([flat for _, flat in parts]) if parts else np.zeros(0)
+
+
+def _write(params, pvals, pgrad):
+    """Each parameter's .data and .grad from the arrays (pvals None: only .grad)."""
+    if pvals is None:
+        for p, g in zip(params, pgrad.tolist()):
+            p.grad = g
+    else:
+        for p, v, g in zip(params, pvals.tolist(), pgrad.tolist()):
+            p.data, p.grad = v, g
 
 
 def _placeholders(data, inputs):
@@ -84,8 +102,7 @@ def _nest(template, items):
 
 def trace(fn, params, *data):
     """The tape of `fn(*data)` as traced (no passes run): see `compile` for what fn may be."""
-    parts = [_flatten(d) for d in data]
-    return _trace(fn, _check_params(params), data, [x for _, f in parts for x in f])[0]
+    return _trace(fn, _check_params(params), data, _flat([_flatten(d) for d in data]))[0]
 
 
 def _trace(fn, params, data, flat, twice=True):
@@ -101,7 +118,7 @@ def _trace(fn, params, data, flat, twice=True):
 
 
 def _trace_once(fn, params, data, flat):
-    inputs = [DataArgument(x) for x in flat]
+    inputs = [DataArgument(x) for x in np.asarray(flat).tolist()]
     placeholders = _placeholders(data, iter(inputs))
     with traced(params, inputs) as recorder:
         result = fn(*placeholders)
@@ -114,7 +131,7 @@ def _trace_once(fn, params, data, flat):
     return tape, template if isinstance(result, tuple) else None
 
 
-def compile(fn, params, *, backend=None):
+def compile(fn, params, *, optimizer=None, backend=None):
     """fn's forward and backward as a tape: a callable that runs them for new data.
 
     `fn(*data)` takes numbers or nested lists of numbers and returns a loss Value built
@@ -133,6 +150,17 @@ def compile(fn, params, *, backend=None):
     setting) is frozen into the tape when it is traced: after changing one, call
     `refresh()`.
 
+    With an `optimizer` (SGD, Adam, ... built on the same params), a call is a whole
+    training step, as `zero_grad(); loss.backward(); optimizer.step()`: the gradient is
+    computed afresh, the optimizer updates the parameters on arrays in the same compiled
+    call (the same bits as its step()), and the Values' .data and .grad and the
+    optimizer's state hold the new numbers when it returns. A loss or gradient that is
+    not finite raises FloatingPointError, and the parameters keep their numbers.
+
+    A loss over a batch, such as `hinge([model(x) for x in X], y)`, is traced as one
+    copy of the model's graph a sample; where the copies are the same instructions in
+    the eager engine's order (batching.py), one of them replays over the whole batch.
+
     `backend`: 'numba', 'numpy', or None for numba's compiled loops where numba is
     installed, replaying with NumPy until they are compiled (see backend.py).
 
@@ -142,39 +170,87 @@ def compile(fn, params, *, backend=None):
         >>> step(3.0, 5.0), w.grad          # (2*3 - 5)^2, 2 (w x - y) x
         (1.0, 6.0)
     """
-    return CompiledFunction(fn, params, backend)
+    return CompiledFunction(fn, params, backend, optimizer)
 
 
 class CompiledFunction:
     """What `compile` returns; `tape(*data)` shows the tape it replays for such data."""
 
-    def __init__(self, fn, params, backend=None):
+    def __init__(self, fn, params, backend=None, optimizer=None):
         self.fn, self.params = fn, _check_params(params)
+        if optimizer is not None and [id(p) for p in getattr(optimizer, 'params', ())] != \
+                [id(p) for p in self.params]:
+            raise ValueError("compile: the optimizer must be built on the same parameters, in "
+                             "the same order, as compile's params (both model.parameters())")
+        self.optimizer = optimizer
         self.backend = Backend(backend)
-        self._traced = {}  # shapes of the data -> (replay, template of the extra outputs)
-        self._raw = {}     # shapes of the data -> (the tape as traced, the data it was traced on)
+        self._runs = {}  # shapes of the data -> how calls with such data run (_AsTraced, ...)
+        self._raw = {}   # shapes of the data -> (the tape as traced, the data it was traced on)
 
     def __call__(self, *data):
-        (replay, template), flat = self._traced_for(data)
-        return self._run(replay, template, flat)
+        run, flat = self._run_for(data)
+        pvals = _read(self.params)
+        if self.optimizer is None:
+            pgrad = np.array([p.grad for p in self.params], dtype=float)
+            outputs = run(flat, pvals, pgrad)
+            _write(self.params, None, pgrad)
+            return outputs
+        return self._train(run, flat, pvals)
+
+    def _train(self, run, flat, pvals):
+        """A training step: forward, backward, and the optimizer's update of pvals."""
+        from . import training
+        update = training.Update(self.optimizer, len(self.params))
+        pgrad = np.zeros(len(self.params))
+        hyper = update.begin()
+        try:
+            value, problem = run.train(flat, pvals, pgrad, update, hyper,
+                                       compiled=self.backend.active == 'numba')
+        except BaseException:
+            update.end(False)
+            raise
+        update.end(problem is None)
+        if problem is not None:
+            what = (f"the loss is {value}" if problem == -1 else
+                    f"the gradient of parameter {problem} is {pgrad[problem]}")
+            _write(self.params, None, pgrad)
+            raise FloatingPointError(f"{what} (not finite): the optimizer did not update the "
+                                     f"parameters. A smaller learning rate usually helps")
+        if update.kind == training.PYTHON:  # an optimizer of the user's own: its own step()
+            _write(self.params, None, pgrad)
+            self.optimizer.step()
+            return value
+        _write(self.params, pvals, pgrad)
+        update.publish()
+        return value
 
     def tape(self, *data):
-        """The (optimised) tape that calls with data shaped like `data` replay."""
-        return self._traced_for(data)[0][0].tape
+        """The (optimised) tape of fn for data shaped like `data`, as one tape."""
+        self._run_for(data)
+        return optimize(self._raw[tuple(_flatten(d)[0] for d in data)][0])
 
-    def _traced_for(self, data):
-        """((replay, template of the extra outputs), flat data), tracing on a new shape."""
+    def run_arrays(self, pvals, pgrad, *data):
+        """A call on arrays: the parameters' numbers from pvals, their gradients added into
+        pgrad; the Values are neither read nor written."""
+        run, flat = self._run_for(data)
+        return run(flat, pvals, pgrad)
+
+    def _run_for(self, data):
+        """(how calls with data shaped like `data` run, the flat data), tracing on a new shape."""
         if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
-            for shapes, (replay, template) in self._traced.items():
-                self._traced[shapes] = self.backend.replay(replay.tape, 1), template
+            for run in self._runs.values():
+                run.rebuild(self.backend)
         parts = [_flatten(d) for d in data]
         shapes = tuple(shape for shape, _ in parts)
-        flat = [x for _, f in parts for x in f]
-        if shapes not in self._traced:
+        flat = _flat(parts)
+        if shapes not in self._runs:
             tape, template = _trace(self.fn, self.params, data, flat)
-            self._traced[shapes] = self.backend.replay(optimize(tape), 1), template
+            found = batching.split(tape, batching.samples_of_inputs(shapes, tape.n_inputs)) \
+                if template is None else None
+            self._runs[shapes] = (_InBatches(found, self.backend) if found is not None
+                                  else _AsTraced(optimize(tape), template, self.backend))
             self._raw[shapes] = tape, data, flat
-        return self._traced[shapes], flat
+        return self._runs[shapes], flat
 
     def refresh(self):
         """Trace fn again for every shape of data seen so far; where the graph or its
@@ -183,25 +259,28 @@ class CompiledFunction:
         changed = False
         for shapes, (tape, data, flat) in list(self._raw.items()):
             if not same_tape(tape, _trace(self.fn, self.params, data, flat, twice=False)[0]):
-                del self._traced[shapes], self._raw[shapes]
+                del self._runs[shapes], self._raw[shapes]
                 changed = True
         return changed
 
-    def _run(self, replay, template, flat):
-        pvals = _read(self.params)
-        pgrad = np.array([p.grad for p in self.params], dtype=float)
-        outputs = self._replay(replay, template, flat, pvals, pgrad)
-        _write_grads(self.params, pgrad)
-        return outputs
+    def to_torch(self):
+        """This loss as a function over PyTorch tensors, `loss = f(params_tensor, *data)`,
+        its tape lowered to batched tensor ops: see tapegrad.interop.TorchLoss."""
+        from ..interop import TorchLoss  # PyTorch only for those who ask for it
+        return TorchLoss(self)
 
-    def run_arrays(self, pvals, pgrad, *data):
-        """A call on arrays: the parameters' numbers from pvals, their gradients added into
-        pgrad; the Values are neither read nor written."""
-        (replay, template), flat = self._traced_for(data)
-        return self._replay(replay, template, flat, pvals, pgrad)
 
-    @staticmethod
-    def _replay(replay, template, flat, pvals, pgrad):
+class _AsTraced:
+    """Calls replay the tape as traced: one sample, every instruction of the batch."""
+
+    def __init__(self, tape, template, backend):
+        self.template, self.replay = template, backend.replay(tape, 1)
+
+    def rebuild(self, backend):
+        self.replay = backend.replay(self.replay.tape, 1)
+
+    def __call__(self, flat, pvals, pgrad):
+        replay, template = self.replay, self.template
         replay.values[replay.inputs, 0] = flat
         replay.forward(pvals)
         _seed(replay, pgrad)
@@ -211,11 +290,39 @@ class CompiledFunction:
             return outputs[0]
         return (outputs[0], *_nest(template, iter(outputs[1:])))
 
-    def to_torch(self):
-        """This loss as a function over PyTorch tensors, `loss = f(params_tensor, *data)`,
-        its tape lowered to batched tensor ops: see tapegrad.interop.TorchLoss."""
-        from ..interop import TorchLoss  # PyTorch only for those who ask for it
-        return TorchLoss(self)
+    def train(self, flat, pvals, pgrad, update, hyper, compiled):
+        from . import training
+        value = self(flat, pvals, pgrad)
+        value = value[0] if isinstance(value, tuple) else value
+        return value, training.update_unless_not_finite(value, pvals, pgrad, update, hyper,
+                                                        compiled)
+
+
+class _InBatches:
+    """Calls replay one sample's tape over the batch, and the loss's over its outputs
+    (batching.split found the samples in the traced tape)."""
+
+    def __init__(self, found, backend):
+        from .step import _Batched
+        self.found = found
+        batch = len(found.sample_inputs)
+        self.plan = _Batched(backend, found.sample_tape, found.loss_tape, found.n_out,
+                             tuple(range(found.n_out)), found.order, batch)
+
+    def rebuild(self, backend):
+        self.plan.rebuild(backend)
+
+    def __call__(self, flat, pvals, pgrad):
+        value, _ = self.plan.forward_backward(flat[self.found.sample_inputs],
+                                              flat[self.found.loss_inputs], pvals, pgrad,
+                                              accumulate=True)
+        return value
+
+    def train(self, flat, pvals, pgrad, update, hyper, compiled):
+        value, _, problem = self.plan.train(None, flat[self.found.sample_inputs],
+                                            flat[self.found.loss_inputs], pvals, pgrad,
+                                            update, hyper)
+        return value, problem
 
 
 def _seed(replay, pgrad):

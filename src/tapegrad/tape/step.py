@@ -129,7 +129,7 @@ class TapeStep:
     def _plan(self, X, y, y_shape, y_flat):
         """The plan for a batch like this one, traced on first sight."""
         self.parameters()
-        key = (X.shape, y_shape) + ((tuple(y_flat),) if self.targets_as_numbers else ())
+        key = (X.shape, y_shape) + ((tuple(y_flat.tolist()),) if self.targets_as_numbers else ())
         if key not in self._plans:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
@@ -151,7 +151,7 @@ class TapeStep:
         blocks = traced_loss.blocks(self.params)
         if blocks is None or not model.fits_batch(blocks.reached):
             return _WholeBatch(self, y)
-        return _Batched(self, model, traced_loss, blocks, len(X))
+        return _Batched.of(self, model, traced_loss, blocks, len(X))
 
     def _trace_model(self, width, twice=True):
         return _twice(lambda: _ModelTrace(self.model, self.params, width), 'the model',
@@ -266,7 +266,7 @@ class _LossTrace:
     def __init__(self, step, model, batch, y, y_flat):
         n_out = len(model.outputs)
         self.predictions = [[DataArgument(0.0) for _ in range(n_out)] for _ in range(batch)]
-        self.targets = [] if step.targets_as_numbers else [DataArgument(t) for t in y_flat]
+        self.targets = [] if step.targets_as_numbers else [DataArgument(t) for t in y_flat.tolist()]
         targets = y if step.targets_as_numbers else _placeholders(y, iter(self.targets))
         self.inputs = [v for p in self.predictions for v in p] + self.targets
         with traced(step.params, self.inputs) as recorder:
@@ -307,24 +307,26 @@ class _Blocks:
     """The shape of a block-shaped loss graph."""
 
     def __init__(self, reached, order):
-        self.reached = reached                        # the outputs the loss reads, in its order
-        self.order = np.array(order, dtype=np.int64)  # samples in eager backward's order
+        self.reached = reached  # the outputs the loss reads, in its order
+        self.order = order      # samples in eager backward's order
 
 
 class _Batched:
-    """One replay of the model's tape over the batch, and one of the loss's tape."""
+    """One replay of the model's tape over the batch, and one of the loss's tape.
 
-    def __init__(self, step, model, traced_loss, blocks, batch):
-        self.model_trace, self.traced_loss = model, traced_loss
-        self.reached, self.order = blocks.reached, blocks.order
-        self.template = model.template
-        _, sample_tape = model.tape(blocks.reached)
-        self.sample = step.backend.replay(sample_tape, batch, flat=False)
-        n_out = len(model.outputs)
+    `sample_tape` (optimised) computes one sample's outputs, those the loss reaches first
+    (in the order `reached`); `loss_tape` (as traced) reads the batch's predictions (its
+    first batch * n_out inputs, sample by sample) and any other inputs (the targets).
+    `order`: the samples in the order the eager backward visits their graphs.
+    """
+
+    def __init__(self, backend, sample_tape, loss_tape, n_out, reached, order, batch):
+        self.reached, self.order = reached, np.asarray(order, dtype=np.int64)
+        self.sample = backend.replay(sample_tape, batch, flat=False)
         grad_inputs = range(batch * n_out)
-        loss_tape = dataclasses.replace(traced_loss.whole)  # a copy: its boundaries are set here
+        loss_tape = dataclasses.replace(loss_tape)  # a copy: its boundaries are set here
         # the loss's nodes from the first one that reads a prediction on are those the
-        # eager backward visits before the samples' blocks (blocks() made sure no node
+        # eager backward visits before the samples' blocks (a caller makes sure no node
         # between the samples reads a parameter, so it does not matter on which side
         # those fall)
         predictions = {i.out[0] for i in loss_tape.instructions
@@ -333,15 +335,24 @@ class _Batched:
                                      if predictions.intersection(i.args)),)
         loss_tape = optimize(loss_tape)
         self.cut = loss_tape.boundaries[0]
-        self.loss = step.backend.replay(loss_tape, 1)
+        self.loss = backend.replay(loss_tape, 1)
         # the model's outputs, in the model's order, as rows of the sample replay
-        by_model_order = list(blocks.reached) + [j for j in range(n_out) if j not in blocks.reached]
+        by_model_order = list(reached) + [j for j in range(n_out) if j not in reached]
         rows = {j: s - self.sample.n_params for j, s in zip(by_model_order, sample_tape.outputs)}
         self.output_rows = [rows[j] for j in range(n_out)]
-        self.reached_rows = [rows[j] for j in blocks.reached]
+        self.reached_rows = [rows[j] for j in reached]
         start = self.loss.inputs.start
         self.prediction_rows = slice(start, start + batch * n_out)
         self.target_rows = slice(start + batch * n_out, self.loss.inputs.stop)
+
+    @classmethod
+    def of(cls, step, model, traced_loss, blocks, batch):
+        """TapeStep's plan: the model and the loss traced apart."""
+        _, sample_tape = model.tape(blocks.reached)
+        plan = cls(step.backend, sample_tape, traced_loss.whole, len(model.outputs),
+                   blocks.reached, blocks.order, batch)
+        plan.model_trace, plan.traced_loss, plan.template = model, traced_loss, model.template
+        return plan
 
     def tapes(self, X, y):
         return self.sample.tape, self.loss.tape
@@ -365,8 +376,9 @@ class _Batched:
             return value, outputs[:, 0].tolist()
         return value, [_nest(self.template, iter(row)) for row in outputs.tolist()]
 
-    def forward_backward(self, X, y_flat, pvals, pgrad):
-        """The batch's loss, and its gradient into pgrad: (loss, outputs (samples, outputs))."""
+    def forward_backward(self, X, y_flat, pvals, pgrad, accumulate=False):
+        """The batch's loss, and its gradient into pgrad (added to what it holds, if
+        `accumulate`, as leaves accumulate): (loss, outputs (samples, outputs))."""
         sample, loss = self.sample, self.loss
         sample.values[sample.inputs] = X.T
         sample.forward(pvals)
@@ -377,7 +389,8 @@ class _Batched:
         loss.forward(pvals)
         # backward in the eager order: the loss's nodes after the first sample, the
         # samples' blocks (in self.order), then the loss's nodes before the first sample
-        pgrad[:] = 0.0
+        if not accumulate:
+            pgrad[:] = 0.0
         _seed(loss, pgrad)
         loss.backward(pvals, pgrad, ONE_SAMPLE, self.cut)
         n_out = len(self.output_rows)
