@@ -97,12 +97,13 @@ OPTIMIZERS = {'sgd': optim.SGD, 'adam': optim.Adam, 'adamw': optim.AdamW}
 ENGINES = ('auto', 'eager', 'tape')
 
 
-def accuracy(kind, outputs, targets):
+def accuracy(kind, outputs, targets, signs=None):
     """Fraction of samples classified right, or None where accuracy does not apply.
 
     cross-entropy: the largest output is the class (the first, where several are); bce: a
     positive logit means class 1; otherwise, for targets that are all +1/-1 (hinge, or mse
-    on the seeds' data), the sign. `outputs` and `targets` are lists or arrays.
+    on the seeds' data), the sign. `outputs` and `targets` are lists or arrays; `signs`
+    says whether the targets are all +1/-1, if the caller knows.
     """
     outputs, targets = np.asarray(outputs, dtype=float), np.asarray(targets)
     if kind == 'cross_entropy':
@@ -111,7 +112,7 @@ def accuracy(kind, outputs, targets):
         outputs = outputs.reshape(len(targets))
         if kind == 'bce':
             right = (outputs > 0) == (targets == 1)
-        elif np.isin(targets, (-1, 1)).all():
+        elif signs if signs is not None else ((targets == 1) | (targets == -1)).all():
             right = (outputs > 0) == (targets > 0)
         else:
             return None
@@ -355,7 +356,7 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                     raise TrainingError(_problem(k, problem, value, model, optimizer.lr), history)
                 history.loss.append(value)
                 history.lr.append(optimizer.lr)
-                acc = accuracy(kind, outputs, batch.arrays()[1])
+                acc = accuracy(kind, outputs, *batch.targets())
                 if acc is not None:
                     history.accuracy.append(acc)
                 if show:
@@ -379,18 +380,27 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
 
 
 class _Batch:
-    """One step's samples, as lists (for the eager engine) and as arrays (for the tape)."""
+    """One step's samples, as lists (for the eager engine) and as arrays (for the tape and
+    for the accuracy), made once for a batch that comes back step after step."""
 
-    __slots__ = ('X', 'y', '_arrays')
+    __slots__ = ('X', 'y', '_arrays', '_targets')
 
     def __init__(self, X, y):
-        self.X, self.y, self._arrays = X, y, None
+        self.X, self.y, self._arrays, self._targets = X, y, None, None
 
     def arrays(self):
-        """(X as an array of rows, y): y stays a list, the targets the loss is given."""
+        """(X as an array of rows, y as given to the loss, y's numbers as a flat array)."""
         if self._arrays is None:
-            self._arrays = np.asarray(self.X, dtype=float), self.y
+            self._arrays = (np.asarray(self.X, dtype=float), self.y,
+                            np.asarray(self.y, dtype=float).ravel())
         return self._arrays
+
+    def targets(self):
+        """(y as an array, are all its targets +1 or -1?), for the accuracy."""
+        if self._targets is None:
+            y = np.asarray(self.y)
+            self._targets = y, bool(((y == 1) | (y == -1)).all())
+        return self._targets
 
 
 def _batch_schedule(X, y, batch_size, n_samples, seed):

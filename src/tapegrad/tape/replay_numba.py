@@ -406,6 +406,11 @@ def backward(code, start, args, karg, needs, P, pvals, pgrad, values, grads, ord
         elif op == MATVEC:
             _matvec_backward(out - P, m, width, a, needs, P, pvals, pgrad, values, grads, order,
                              work)
+        elif op == RELU and a[0] >= P:  # most of a network's instructions: one loop
+            if needs[a[0]]:
+                z, g, row = values[out - P], grads[out - P], grads[a[0] - P]
+                for k in range(g.shape[0]):
+                    row[k] += 0.0 if z[k] <= 0 else g[k]
         else:  # a[-1]: the second operand, or the only one again
             x = _row(a[0], P, pvals, values, scratch[0])
             y = _row(a[-1], P, pvals, values, scratch[1])
@@ -557,16 +562,12 @@ def _matvec_backward(out, m, width, a, needs, P, pvals, pgrad, values, grads, or
     used += B * width
     G = work[used:used + B * m].reshape((B, m))
     used += B * m
-    for k0 in range(0, B, 32):  # in blocks, so that reads and writes both stay in the cache
-        k1 = min(B, k0 + 32)
+    if x[width - 1] - x[0] == width - 1:  # the inputs in consecutive rows, as usual
+        X[:, :] = values[x[0] - P:x[0] - P + width].T
+    else:
         for i in range(width):
-            row = values[x[i] - P]
-            for k in range(k0, k1):
-                X[k, i] = row[k]
-        for j in range(m):
-            row = grads[out + j]
-            for k in range(k0, k1):
-                G[k, j] = row[k]
+            X[:, i] = values[x[i] - P]
+    G[:, :] = grads[out:out + m].T
     gb = work[used:used + m]
     used += m
     for j in range(m):

@@ -76,17 +76,21 @@ class TapeStep:
         from .training import Trainer
         return Trainer(self, optimizer)
 
-    def train_arrays(self, X, y, pvals, pgrad, update, hyper):
+    def train_arrays(self, X, y, pvals, pgrad, update, hyper, y_flat=None):
         """A training step on arrays: forward, backward (gradients into pgrad), and unless
         something is not finite, `update` with the settings `hyper` (see training.py).
-        Returns (loss, outputs as an array (samples, outputs), None or what was not finite)."""
-        X, y_shape, y_flat = self._batch(X, y)
+        Returns (loss, outputs as an array (samples, outputs), None or what was not finite).
+        `y_flat`: y's numbers as a flat array, if the caller has them."""
+        X, y_shape, y_flat = self._batch(X, y, y_flat)
         plan = self._plan(X, y, y_shape, y_flat)
-        return plan.train(self, X, np.asarray(y_flat, dtype=float), pvals, pgrad, update, hyper)
+        return plan.train(self, X, y_flat, pvals, pgrad, update, hyper)
 
-    def _batch(self, X, y):
+    def _batch(self, X, y, y_flat=None):
         X = _rows(X)
-        y_shape, y_flat = _flatten(y)
+        if y_flat is None:
+            y_shape, y_flat = _flatten(y)
+        else:
+            y_shape = np.shape(y) if isinstance(y, np.ndarray) else (len(y),)
         if len(y) != len(X):
             raise TapeError(f"X has {len(X)} rows but y has {len(y)} targets")
         if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
@@ -418,10 +422,12 @@ class _Batched:
         """The arrays of both replays and of the links between them, as batched_step takes them
         (None unless both replays run on numba's loops)."""
         sample, loss = self.sample, self.loss
-        if not (hasattr(sample, 'code') and hasattr(loss, 'code')):
-            return None
-        if getattr(self, '_fused_for', None) is not (sample, loss):
-            P, n_out = sample.n_params, len(self.output_rows)
+        made_for = getattr(self, '_fused_for', (None, None))
+        if made_for[0] is sample and made_for[1] is loss:
+            return self._fused
+        self._fused_for, self._fused = (sample, loss), None
+        if hasattr(sample, 'code') and hasattr(loss, 'code'):
+            P = sample.n_params
             self._fused = (
                 (sample.code, sample.start, sample.args, sample.karg, sample.needs, sample.values,
                  sample.grads, sample.scratch, sample.work, sample.first,
@@ -433,8 +439,6 @@ class _Batched:
                  np.array(self.reached_rows, dtype=np.int64),
                  np.array(self.reached, dtype=np.int64), P + self.prediction_rows.start,
                  P + self.target_rows.start))
-            self._fused_for = (sample, loss)
-            assert n_out == len(self._fused[2][1])
         return self._fused
 
 

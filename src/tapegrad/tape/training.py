@@ -141,14 +141,14 @@ class Trainer:
         self.update.publish()
         self.published = True
 
-    def train(self, X, y):
+    def train(self, X, y, y_flat=None):
         if self.params is None:
             self.resume()
         self.published = False
         hyper = self.update.begin()
         try:
             value, outputs, problem = self.step.train_arrays(X, y, self.pvals, self.pgrad,
-                                                             self.update, hyper)
+                                                             self.update, hyper, y_flat)
         except BaseException:  # (the tape's NotReplayable, say) nothing was updated
             self.update.end(False)
             raise
