@@ -1,6 +1,6 @@
 """Training-step time of tapegrad's fit() and compile(), side by side with JAX, PyTorch, NumPy and micrograd.
 
-    python benchmarks/compiled.py                 # every row, 3 rounds (10 minutes or more)
+    python benchmarks/compiled.py                 # every row, 3 rounds (about 15 minutes today)
     python benchmarks/compiled.py --quick         # fewer and shorter timings, no slow rows
     tapegrad bench --workloads moons-small --json results.json
 
