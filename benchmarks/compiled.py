@@ -1,512 +1,583 @@
-"""The tape against micrograd, tapegrad eager, PyTorch and NumPy on micrograd's moons step.
+"""Training-step time of tapegrad's fit() and compile(), side by side with JAX, PyTorch, NumPy and micrograd.
 
-    python benchmarks/compiled.py            # everything, a few minutes
-    python benchmarks/compiled.py --quick    # fewer steps, no slow rows, no cold JIT
+    python benchmarks/compiled.py                 # every row, 3 rounds (about 15 minutes today)
+    python benchmarks/compiled.py --quick         # fewer and shorter timings, no slow rows
+    tapegrad bench --workloads moons-small --json results.json
 
-One training step: forward over the batch, SVM hinge loss plus 1e-4 L2, zero the
-gradients, backward, an SGD update. moons-small is micrograd's demo (MLP(2, [16, 16, 1]),
-ReLU hidden layers and a linear output, 100 points); moons-big is MLP(2, [64, 64, 1]) over
-500 points. Every row runs in a fresh process and prints the median milliseconds a step;
-the table gives ratios to PyTorch float64 (one thread) and speed-ups over micrograd 0.1.0
-(fetched from PyPI into a cache folder and put first on PYTHONPATH, since tapegrad ships
-a `micrograd` drop-in of the same name). The tape's one-off costs are timed apart:
-tracing (model, loss, passes) and numba's JIT, on an empty cache and on a full one, with
-backend='numba' (which waits for numba) and with the default backend (which starts on
-NumPy while numba compiles; see src/tapegrad/tape/backend.py). Python bytecode is cached
-under the cache folder, as it is in an ordinary install.
+One training step of micrograd's moons demo, written the way each tool's users write it:
+forward over the whole batch, hinge loss mean(relu(1 - y*s)) + 1e-4 x sum of squared
+parameters, backward, an SGD update with learning rate 0.05. Three sizes: moons-small is
+the demo itself (MLP(2, [16, 16, 1]), ReLU hidden layers, linear output, 100 points);
+moons-big is MLP(2, [64, 64, 1]) on 500 points; wide is MLP(2, [256, 256, 1]) on 1000.
+Every row starts from the same data (make_moons(n, noise=0.1) after
+np.random.seed(1337), labels +1/-1) and the same weights (micrograd's: random.seed(1337),
+uniform(-1, 1)).
+
+Every row runs in a fresh process pinned to one core (the same core for all), rounds
+taken in turns so that a busy machine slows all rows alike; the table gives the median
+milliseconds a step and ratios to JAX float64 and PyTorch float64.
+
+JAX is not a dependency of tapegrad. Its rows run when the benchmark finds it: in this
+Python (`uv run --group bench ...` or `pip install "jax[cpu]"` installs it), or in the
+Python named by --jax-python or the environment variable TAPEGRAD_BENCH_JAX_PYTHON;
+otherwise its rows say it is not installed. micrograd 0.1.0 is fetched from PyPI into a
+cache folder. The one-off costs of numba's compiling are in benchmarks/startup.py.
 """
 
 import argparse
 import json
+import math
 import os
-import shutil
+import platform
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / 'src'
 sys.path.insert(0, str(HERE))
-from eager import hand_written_step  # noqa: E402  (micrograd's demo step, with Values)
 from reference import CACHE, fetch_micrograd  # noqa: E402
+from rows import weights  # noqa: E402
 
-WORKLOADS = {'moons-small': ([2, 16, 16, 1], 100), 'moons-big': ([2, 64, 64, 1], 500)}
+WORKLOADS = {'moons-small': ([2, 16, 16, 1], 100),
+             'moons-big': ([2, 64, 64, 1], 500),
+             'wide': ([2, 256, 256, 1], 1000)}
 LR, ALPHA = 0.05, 1e-4
-SLOW_ROWS = ('micrograd', 'eager', 'compile')  # timed in the first round only
-BARS = """\
-moons-small: tape at most 0.5x PyTorch float64, at least 3000x faster than micrograd
-moons-big: tape at most 3x PyTorch float64
-moons-small: trace + compile at most 1 s (cold cache) and 0.3 s (warm), as the wait
-  before the first step with the default backend (what fit() uses)
-moons-big: trace at most 5 s"""
+CHECKED_STEPS = 3   # every row reports the loss of its first steps; they must agree
+JAX_PYTHON = 'TAPEGRAD_BENCH_JAX_PYTHON'
+
+# key, the row's name in the table, what it runs (printed below the tables)
+ROWS = [
+    ('jax-float64', 'JAX jit, float64',
+     "jax.jit of one function doing the whole step (loss, jax.value_and_grad, SGD update), "
+     "64-bit floats enabled, on the CPU"),
+    ('jax-float32', 'JAX jit, float32', "the same in 32-bit floats, JAX's default"),
+    ('torch-float64', 'PyTorch, float64',
+     "torch.nn.Linear layers, loss.backward(), torch.optim.SGD; one thread"),
+    ('torch-float32', 'PyTorch, float32', "the same in 32-bit floats, PyTorch's default"),
+    ('numpy', 'NumPy by hand, float64',
+     "forward, backward and update written out with NumPy matrix products"),
+    ('micrograd', 'micrograd 0.1.0',
+     "micrograd from PyPI, its moons demo's loop: loss.backward(), p.data -= lr * p.grad"),
+    ('eager', 'tapegrad, loop by hand',
+     "the same loop with tapegrad's Value and MLP, as code written for micrograd runs"),
+    ('fit', 'tapegrad fit()',
+     f"fit(model, X, y, loss='hinge', l2={ALPHA}, lr={LR}, steps=N, progress=False), as in "
+     f"the README; the time a step of a long run (its start-up is below)"),
+    ('compile', 'tapegrad.compile + loop',
+     "step = tapegrad.compile(loss_fn, model.parameters()), then the README's loop: "
+     "model.zero_grad(); step(X, y); p.data -= lr * p.grad"),
+]
+LABEL = {key: label for key, label, _ in ROWS}
+LIBRARY = {'jax': 'JAX', 'torch': 'PyTorch', 'numpy': 'NumPy', 'micrograd': 'micrograd',
+           'eager': 'tapegrad', 'fit': 'tapegrad', 'compile': 'tapegrad'}
+SLOW_ROWS = ('micrograd', 'eager')  # timed for a few steps, in the first round only
+COMPILE_MAX_NODES = 10_000_000   # compile() runs on moons-small and moons-big only
+WARMUP = {'jax-float64': 5, 'jax-float32': 5, 'torch-float64': 10, 'torch-float32': 10,
+          'numpy': 3, 'compile': 3}  # untimed first steps: JAX compiles, compile() traces
 
 
 # ----------------------------------------------------------------------------------
-# The workers: each builds the workload, times one kind of step, prints a JSON line
+# What to run
+
+
+def graph_nodes(sizes, n):
+    """Nodes of micrograd's graph for one step of the demo's loss on n points: for each
+    point its inputs, a multiply and an add per weight, a ReLU per hidden neuron and 6 for
+    its hinge term; then the squared parameters and their sum. (Counted on micrograd 0.1.0:
+    65,818 for moons-small.)"""
+    per_point = sizes[0] + 6 + sum(nout * (2 * nin + (i < len(sizes) - 2))
+                                   for i, (nin, nout) in enumerate(zip(sizes, sizes[1:])))
+    return n * per_point + 3 * parameters(sizes) + 7
+
+
+def parameters(sizes):
+    return sum((nin + 1) * nout for nin, nout in zip(sizes, sizes[1:]))
+
+
+def slow_row_steps(row, workload, quick):
+    """Steps to time of micrograd and tapegrad's loop by hand; None: estimate instead."""
+    if workload == 'moons-small':
+        return {'micrograd': 2 if quick else 5, 'eager': 3 if quick else 10}[row]
+    if workload == 'moons-big' and row == 'eager' and not quick:
+        return 2   # about 4 million nodes a step; micrograd would take about a minute
+    return None
+
+
+def compile_runs(workload, quick):
+    """None if the compile() row runs on `workload`, else why not. compile() traces the whole
+    batch as one graph, which today takes minutes and gigabytes beyond moons-small (moons-big:
+    3.5 minutes and 5 GB on our 2-core machines), so the row runs there once, in the first
+    round, and not at all on larger graphs."""
+    nodes = graph_nodes(*WORKLOADS[workload])
+    if nodes > COMPILE_MAX_NODES:
+        return (f"not run: compile() would trace all points as one graph of "
+                f"{nodes / 1e6:.0f} million nodes, too big to hold in memory")
+    if quick and workload != 'moons-small':
+        return (f"not run with --quick: its first call traces {nodes / 1e6:.1f} million nodes, "
+                f"which takes minutes")
+    return None
+
+
+def short_fit_steps(sizes, n):
+    """Steps of fit()'s short run. fit() trains small runs eagerly (README: fewer than
+    200,000 weight uses, steps x points x parameters); the short run must use the same
+    engine as the long one, so it has twice that (the worker reports the engines used)."""
+    return max(2, math.ceil(400_000 / (n * parameters(sizes))))
+
+
+def plan(args):
+    """[(workload, row, job or None, why not)] in table order."""
+    budget = args.budget if args.budget is not None else (0.3 if args.quick else 2.0)
+    planned = []
+    for workload in args.workloads:
+        sizes, n = WORKLOADS[workload]
+        for row in (row for row, _, _ in ROWS if row in args.rows):
+            job = dict(budget=budget, least=5, most=200_000, check=CHECKED_STEPS,
+                       warmup=WARMUP.get(row, 0), few=short_fit_steps(sizes, n))
+            why = compile_runs(workload, args.quick) if row == 'compile' else None
+            if why:
+                job = None
+            elif row in SLOW_ROWS:
+                steps = slow_row_steps(row, workload, args.quick)
+                job.update(least=steps, most=steps, budget=0, check=min(2, steps or 0))
+                if steps is None:
+                    job, why = None, 'estimate'
+            planned.append((workload, row, job, why))
+    return planned
+
+
+# ----------------------------------------------------------------------------------
+# Where each row runs
+
+
+def has_module(python, module):
+    if python == sys.executable:
+        import importlib.util
+        return importlib.util.find_spec(module) is not None
+    done = subprocess.run([python, '-c', f'import importlib.util, sys; '
+                                          f'sys.exit(importlib.util.find_spec({module!r}) is None)'],
+                          capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def find_jax(option):
+    """(python, None) for the interpreter that runs the JAX rows, or (None, why not)."""
+    python = option or os.environ.get(JAX_PYTHON) or sys.executable
+    where = ('--jax-python' if option else JAX_PYTHON) if python != sys.executable else None
+    if not Path(python).is_file():
+        return None, f"JAX not run: {where} names {python}, which does not exist"
+    if not has_module(python, 'jax'):
+        if where:
+            return None, f"JAX not installed in {python} (from {where})"
+        return None, (f'JAX not installed: pip install "jax[cpu]" (or uv run --group bench), '
+                      f'or set {JAX_PYTHON} to a Python that has it')
+    return python, None
+
+
+def worker_env(extra_path=()):
+    env = dict(os.environ)
+    env.pop('PYTHONDONTWRITEBYTECODE', None)   # as an ordinary install: bytecode cached
+    env['PYTHONPYCACHEPREFIX'] = str(CACHE / 'pycache')
+    for threads in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
+        env[threads] = '1'
+    env['JAX_PLATFORMS'] = 'cpu'
+    env['PYTHONPATH'] = os.pathsep.join([*map(str, extra_path), str(SRC)]
+                                        + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+    return env
+
+
+def run_worker(job, python=None, env=None):
+    """Run benchmarks/rows.py on `job` in a fresh process; its JSON result, or {'error': ...}."""
+    done = subprocess.run([python or sys.executable, str(HERE / 'rows.py')],
+                          input=json.dumps(job), env=env or worker_env(),
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or ['(no output)']
+        return {'error': lines[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class Runner:
+    """Runs the rows: knows which interpreter and environment each needs, and why one cannot run."""
+
+    def __init__(self, jax_python=None, core=None):
+        self.core = core
+        self.env = worker_env()
+        self.python = {}   # row -> interpreter
+        self.missing = {}  # row -> why it cannot run
+        jax, why = find_jax(jax_python)
+        for row in ('jax-float64', 'jax-float32'):
+            self.python[row] = jax
+            if why:
+                self.missing[row] = why
+        if not has_module(sys.executable, 'torch'):
+            for row in ('torch-float64', 'torch-float32'):
+                self.missing[row] = 'PyTorch not installed: pip install torch'
+        self.micrograd_env = None
+        try:
+            self.micrograd_env = worker_env([fetch_micrograd()])
+        except RuntimeError as error:
+            self.missing['micrograd'] = f'micrograd 0.1.0 unavailable: {str(error).splitlines()[0]}'
+
+    def run(self, row, workload, **settings):
+        env = self.micrograd_env if row == 'micrograd' else self.env
+        return run_worker(job_for(row, workload, self.core, **settings), self.python.get(row), env)
+
+
+def job_for(row, workload, core, **settings):
+    """What benchmarks/rows.py needs to run `row` on `workload`, pinned to `core`."""
+    sizes, n = WORKLOADS[workload]
+    X, y = moons(n)
+    return dict(settings, row=row, sizes=sizes, X=X, y=y, weights=weights(sizes), lr=LR,
+                alpha=ALPHA, core=core)
+
+
+_MOONS = {}
 
 
 def moons(n):
     """micrograd's demo data: make_moons(n, noise=0.1) after np.random.seed(1337), y = +-1."""
-    import numpy as np
-    from tapegrad.data import make_moons
-    np.random.seed(1337)
-    X, y = make_moons(n_samples=n, noise=0.1)
-    return X, [2 * label - 1 for label in y]
+    if n not in _MOONS:
+        import numpy as np
+        if str(SRC) not in sys.path:
+            sys.path.append(str(SRC))  # a checkout run without installing tapegrad
+        from tapegrad.data import make_moons
+        np.random.seed(1337)
+        X, y = make_moons(n_samples=n, noise=0.1)
+        _MOONS[n] = [[float(x) for x in row] for row in X], [2 * int(label) - 1 for label in y]
+    return _MOONS[n]
 
 
-def weights(sizes):
-    """The demo's initial weights, micrograd's order: random.seed(1337), uniform(-1, 1)."""
-    import random
-    random.seed(1337)
-    return [[[random.uniform(-1, 1) for _ in range(nin)] + [0.0] for _ in range(nout)]
-            for nin, nout in zip(sizes, sizes[1:])]
+def warm_numba(env):
+    """Fill numba's cache with tapegrad's compiled loops before timing, as on a machine that
+    has run tapegrad before (a cold cache is benchmarks/startup.py's business). This runs
+    what fit() itself starts in the background on a new machine. None, or what went wrong."""
+    done = subprocess.run([sys.executable, '-c', 'from tapegrad.tape.backend import compile_once; '
+                                                 'compile_once()'],
+                          env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines() or ['(no output)'])[-1]
+    return None
 
 
-def tapegrad_model(sizes):
-    from tapegrad import MLP
-    model = MLP(sizes[0], sizes[1:], act='relu', out_act='linear')
-    for layer, rows in zip(model.layers, weights(sizes)):
-        for neuron, row in zip(layer.neurons, rows):
-            for w, number in zip(neuron.w + [neuron.b], row):
-                w.data = number
-    return model
-
-
-def time_steps(step, n):
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def run_micrograd(sizes, X, y, steps):
-    from micrograd.engine import Value
-    from micrograd.nn import MLP
-    import random
-    random.seed(1337)
-    model = MLP(sizes[0], sizes[1:])
-    return {'times': time_steps(lambda: hand_written_step(model, X, y, Value, LR), steps)}
-
-
-def run_eager(sizes, X, y, steps):
-    from tapegrad import Value
-    from tapegrad.engine import topological_order
-    model = tapegrad_model(sizes)
-    nodes = len(topological_order(hand_written_step(model, X, y, Value, LR)))
-    return {'times': time_steps(lambda: hand_written_step(model, X, y, Value, LR), steps),
-            'nodes': nodes}
-
-
-def run_tape(sizes, X, y, steps, backend):
-    result = {}
-    if backend == 'numba':
-        t0 = time.perf_counter()
-        import numba  # noqa: F401
-        result['import numba'] = time.perf_counter() - t0
-    from tapegrad import losses
-    from tapegrad.tape import TapeStep
-    model = tapegrad_model(sizes)
-    params = model.parameters()
-    tape_step = TapeStep(model, losses.hinge, l2=ALPHA, backend=backend)
-
-    def step():
-        tape_step(X, y)
-        for p in params:
-            p.data -= LR * p.grad
-
-    t0 = time.perf_counter()
-    tape_step.tapes(X, y)  # trace the model and the loss, run the passes, lay out the rows
-    result['trace'] = time.perf_counter() - t0
-    result['first step'] = time_steps(step, 1)[0]
-    result['times'] = time_steps(step, steps)
-    return result
-
-
-def run_tape_default(sizes, X, y, limit=120.0):
-    """The default backend from a fresh process: when the first step is done, when numba runs."""
-    t0 = time.perf_counter()
-    import numba  # noqa: F401
-    result = {'import numba': time.perf_counter() - t0}
-    from tapegrad import losses
-    from tapegrad.tape import TapeStep
-    model = tapegrad_model(sizes)
-    params = model.parameters()
-    t0 = time.perf_counter()
-    tape_step = TapeStep(model, losses.hinge, l2=ALPHA)  # backend=None
-    steps = 0
-    while True:
-        tape_step(X, y)
-        for p in params:
-            p.data -= LR * p.grad
-        steps += 1
-        if steps == 1:
-            result['first step'] = time.perf_counter() - t0
-        if tape_step.backend.active == 'numba' or time.perf_counter() - t0 > limit:
-            break
-    result.update({'numba after': time.perf_counter() - t0, 'steps': steps,
-                   'backend': tape_step.backend.active})
-    return result
-
-
-def run_compile(sizes, X, y, steps):
-    """compile() on the demo's own loss function: the whole batch's graph as one tape."""
-    from tapegrad.tape import compile
-    model = tapegrad_model(sizes)
-    params = model.parameters()
-
-    def loss(X, y):
-        scores = [model(x) for x in X]
-        data_loss = sum((1 + -yi * si).relu() for yi, si in zip(y, scores)) * (1.0 / len(scores))
-        return data_loss + ALPHA * sum(p * p for p in params)
-
-    compiled = compile(loss, params)
-
-    def step():
-        model.zero_grad()
-        compiled(X, y)
-        for p in params:
-            p.data -= LR * p.grad
-
-    t0 = time.perf_counter()
-    compiled.tape(X, y)
-    return {'trace': time.perf_counter() - t0, 'first step': time_steps(step, 1)[0],
-            'times': time_steps(step, steps)}
-
-
-def run_torch(sizes, X, y, steps, dtype_name):
-    import torch
-    torch.set_num_threads(1)
-    dtype = getattr(torch, dtype_name)
-    params = []
-    for rows in weights(sizes):
-        params.append(torch.tensor([r[:-1] for r in rows], dtype=dtype, requires_grad=True))
-        params.append(torch.tensor([r[-1] for r in rows], dtype=dtype, requires_grad=True))
-    Xt, yt = torch.tensor(X, dtype=dtype), torch.tensor(y, dtype=dtype)
-
-    def step():
-        h = Xt
-        for i in range(0, len(params), 2):
-            h = h @ params[i].T + params[i + 1]
-            if i < len(params) - 2:
-                h = torch.relu(h)
-        loss = torch.relu(1 - yt * h[:, 0]).mean() + ALPHA * sum((p * p).sum() for p in params)
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR * p.grad
-
-    time_steps(step, 10)  # PyTorch's first calls allocate and dispatch slowly
-    return {'times': time_steps(step, steps)}
-
-
-def run_numpy(sizes, X, y, steps):
-    """The step written by hand with NumPy matrices: forward, backward, update."""
-    import numpy as np
-    Ws = [np.array([r[:-1] for r in rows]) for rows in weights(sizes)]
-    bs = [np.array([r[-1] for r in rows]) for rows in weights(sizes)]
-    Xa, ya = np.array(X), np.array(y, dtype=float)
-
-    def step():
-        hs, zs = [Xa], []
-        for i, (W, b) in enumerate(zip(Ws, bs)):
-            zs.append(hs[-1] @ W.T + b)
-            hs.append(np.maximum(zs[-1], 0) if i < len(Ws) - 1 else zs[-1])
-        margins = 1 - ya * hs[-1][:, 0]
-        g = (np.where(margins > 0, -ya, 0.0) / len(ya))[:, None]
-        for i in reversed(range(len(Ws))):
-            gW, gb = g.T @ hs[i] + 2 * ALPHA * Ws[i], g.sum(0) + 2 * ALPHA * bs[i]
-            if i:
-                g = (g @ Ws[i]) * (zs[i - 1] > 0)
-            Ws[i] -= LR * gW
-            bs[i] -= LR * gb
-
-    time_steps(step, 10)
-    return {'times': time_steps(step, steps)}
-
-
-def worker(row, workload, steps):
-    if os.environ.get('TAPEGRAD_BENCH_NO_SCIPY'):
-        # as in an install of tapegrad[all]: scipy is here only for the tests' scikit-learn,
-        # and numba imports it at start-up when it is installed
-        sys.modules['scipy'] = None
-    sizes, n = WORKLOADS[workload]
-    X, y = moons(n)
-    if row == 'micrograd':
-        result = run_micrograd(sizes, X, y, steps)
-    elif row == 'eager':
-        result = run_eager(sizes, X, y, steps)
-    elif row == 'tape-default':
-        result = run_tape_default(sizes, X, y)
-    elif row.startswith('tape-'):
-        result = run_tape(sizes, X, y, steps, row[len('tape-'):])
-    elif row == 'compile':
-        result = run_compile(sizes, X, y, steps)
-    elif row.startswith('torch-'):
-        result = run_torch(sizes, X, y, steps, row[len('torch-'):])
-    else:
-        result = run_numpy(sizes, X, y, steps)
-    print(json.dumps(result))
+def default_core():
+    """The last core this process may run on (core 0 takes most interrupts); None if the
+    platform cannot pin a process (then rows are not pinned, and the report says so)."""
+    if not hasattr(os, 'sched_setaffinity'):
+        return None
+    return max(os.sched_getaffinity(0))
 
 
 # ----------------------------------------------------------------------------------
-# The driver
-
-
-def run_worker(row, workload, steps, env):
-    done = subprocess.run([sys.executable, __file__, '--worker', row, workload, str(steps)],
-                          env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ['(no output)'])[-1]
-        return {'error': last}
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def available(module):
-    import importlib.util
-    return importlib.util.find_spec(module) is not None
-
-
-def worker_env(cache):
-    env = dict(os.environ)
-    env.pop('PYTHONDONTWRITEBYTECODE', None)
-    for threads in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
-        env[threads] = '1'  # one thread everywhere, as PyTorch's rows
-    env['PYTHONPYCACHEPREFIX'] = str(cache / 'pycache')
-    src = HERE.parent / 'src'
-    env['PYTHONPATH'] = os.pathsep.join(p for p in [str(src), env.get('PYTHONPATH')] if p)
-    return env
-
-
-def plan(args):
-    """[(workload, label, row, steps)] for the rows this run times (0 steps: skipped)."""
-    rows = []
-    for workload in WORKLOADS:
-        big = workload == 'moons-big'
-        steps = 20 if args.quick else (100 if big else 300)
-        if big:
-            micrograd = 1 if args.micrograd_big == 'run' and not args.quick else 0
-            eager = 0 if args.quick else args.eager_big_steps
-        else:
-            micrograd, eager = (2, 3) if args.quick else (5, 10)
-        rows += [(workload, 'micrograd 0.1.0', 'micrograd', micrograd),
-                 (workload, 'tapegrad eager', 'eager', eager),
-                 (workload, 'tapegrad tape, numba', 'tape-numba', steps),
-                 (workload, 'tapegrad tape, numpy', 'tape-numpy', max(steps // 5, 5))]
-        if not big:
-            rows.append((workload, 'tapegrad compile(), numba', 'compile', 0 if args.quick else 50))
-        rows += [(workload, 'PyTorch float64', 'torch-float64', steps),
-                 (workload, 'PyTorch float32', 'torch-float32', steps),
-                 (workload, 'NumPy by hand', 'numpy', steps)]
-    return rows
+# The run
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog='\n'.join(__doc__.splitlines()[1:]))
     parser.add_argument('--quick', action='store_true',
-                        help='fewer steps; skip the slow rows and the cold-cache JIT')
-    parser.add_argument('--micrograd-big', choices=['estimate', 'run'], default='estimate',
-                        help='moons-big on micrograd takes minutes a step: estimate it from '
-                             "moons-small's time per graph node (default), or run one step")
-    parser.add_argument('--eager-big-steps', type=int, default=1,
-                        help='timed steps of tapegrad eager on moons-big (0 skips it)')
+                        help='shorter timings, one round, and micrograd and tapegrad\'s loop '
+                             'by hand on moons-small only (estimated on the others)')
+    parser.add_argument('--workloads', nargs='+', choices=list(WORKLOADS), default=list(WORKLOADS),
+                        metavar='NAME', help=f"some of {', '.join(WORKLOADS)} (default: all)")
+    parser.add_argument('--rows', nargs='+', choices=list(LABEL), default=list(LABEL),
+                        metavar='ROW', help=f"some of {', '.join(LABEL)} (default: all)")
     parser.add_argument('--rounds', type=int, default=None,
-                        help='fresh processes per row, taken in turns so that a busy machine '
-                             'slows all rows alike (default 3, 1 with --quick)')
-    parser.add_argument('--worker', nargs=3, help=argparse.SUPPRESS)
+                        help='fresh processes a row, taken in turns (default 3, 1 with --quick)')
+    parser.add_argument('--budget', type=float, default=None, metavar='SECONDS',
+                        help='seconds of timed steps a row and process (default 2, 0.3 with --quick)')
+    parser.add_argument('--core', type=int, default=None,
+                        help='the core every row is pinned to (default: the last one this '
+                             'process may use)')
+    parser.add_argument('--jax-python', metavar='PYTHON',
+                        help=f'a Python that has JAX, for the JAX rows (default: ${JAX_PYTHON}, '
+                             f'else this Python)')
+    parser.add_argument('--json', metavar='FILE', help='also save the results to FILE')
     args = parser.parse_args(argv)
-    if args.worker:
-        row, workload, steps = args.worker
-        return worker(row, workload, int(steps))
-
-    cache = CACHE / 'compiled-benchmark'
-    cache.mkdir(parents=True, exist_ok=True)
-    env = worker_env(cache)
-    torch_ok, numba_ok = available('torch'), available('numba')
-    try:
-        micrograd_env = dict(env, PYTHONPATH=os.pathsep.join([str(fetch_micrograd()),
-                                                              env['PYTHONPATH']]))
-    except RuntimeError as error:
-        micrograd_env, micrograd_error = None, str(error).splitlines()[0]
-
     rounds = args.rounds or (1 if args.quick else 3)
-    rows = plan(args)
-    results = {(workload, label): None for workload, label, _, _ in rows}  # in table order
-    for workload, label, row, steps in rows:
-        if row.startswith('torch') and not torch_ok:
-            results[workload, label] = {'skipped': 'PyTorch is not installed'}
-        elif row in ('tape-numba', 'compile') and not numba_ok:
-            results[workload, label] = {'skipped': 'numba is not installed '
-                                                   '(pip install tapegrad[fast])'}
-        elif row == 'micrograd' and micrograd_env is None:
-            results[workload, label] = {'skipped': f'micrograd unavailable: {micrograd_error}'}
-        elif steps == 0:
-            results[workload, label] = {'skipped': 'skipped'}
-    jit = {}
-    if numba_ok:
-        print("timing numba's one-off costs...", file=sys.stderr, flush=True)
-        jit = jit_costs('moons-small', env, quick=args.quick)
-    for turn in range(rounds):  # every row once a turn, each time in a fresh process
-        for workload, label, row, steps in rows:
-            done = results[workload, label]
-            if (done and 'skipped' in done) or (turn and row in SLOW_ROWS):
+    core = default_core() if args.core is None else args.core
+    if rounds < 1 or (args.budget is not None and args.budget < 0):
+        parser.error(f"--rounds must be at least 1 and --budget at least 0; got "
+                     f"{args.rounds} and {args.budget}")
+    if args.core is not None and core not in getattr(os, 'sched_getaffinity', lambda _: {core})(0):
+        parser.error(f"--core {core}: this process may run on cores "
+                     f"{sorted(os.sched_getaffinity(0))} only")
+
+    def say(message):
+        print(message, file=sys.stderr, flush=True)
+
+    machine = machine_facts(core)
+    runner = Runner(args.jax_python, core)
+    numba_note = None
+    if has_module(sys.executable, 'numba'):
+        say("making sure numba's compiled loops are in its cache...")
+        error = warm_numba(runner.env)
+        if error:
+            numba_note = f"numba's cache could not be filled before timing ({error})"
+    else:
+        numba_note = 'numba not installed: fit() and compile() ran on NumPy (pip install tapegrad[fast])'
+
+    planned = plan(args)
+    results = {(workload, row): ({'skipped': runner.missing[row]} if row in runner.missing
+                                 else {'skipped': why} if job is None else None)
+               for workload, row, job, why in planned}
+    for turn in range(rounds):
+        for workload, row, job, _ in planned:
+            if results[workload, row] is not None and 'skipped' in results[workload, row]:
                 continue
-            print(f"timing {workload}: {label} ({steps} steps, round {turn + 1} of {rounds})...",
-                  file=sys.stderr, flush=True)
-            result = run_worker(row, workload, steps,
-                                micrograd_env if row == 'micrograd' else env)
-            if done and 'times' in done and 'times' in result:
-                done['times'] += result['times']
-            else:
-                results[workload, label] = result
-    report(results, jit)
+            if turn and (row in SLOW_ROWS or (row == 'compile' and workload != 'moons-small')):
+                continue   # slow: one round
+            say(f"{workload}: {LABEL[row]} (round {turn + 1} of {rounds})...")
+            result = runner.run(row, workload, **job)
+            done = results[workload, row]
+            if done is None or 'error' in result:
+                results[workload, row] = result
+            elif 'times' in done:
+                for key in ('times', 'start-up'):
+                    if key in result:
+                        done[key] = done.get(key, []) + result[key]
+    first_steps = {}
+    if 'fit' in args.rows:
+        say("import tapegrad to fit()'s first step...")
+        first_steps = time_first_steps(core, 1 if args.quick else 3)
+    machine['load average after'] = os.getloadavg()[0]
+    report = build_report(results, first_steps, machine, runner, numba_note, rounds)
+    print(render(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + '\n')
+        print(f"\nsaved to {args.json}")
 
 
-def jit_costs(workload, env, quick):
-    """numba's one-off costs, each in a fresh process: backend='numba' on an empty cache,
-    then on the cache it filled; then the default backend on another empty cache (it
-    starts on NumPy while a separate process compiles) and on the cache that filled.
-
-    With --quick, numba's usual cache instead: a first run fills it if need be, and the
-    second is timed as the warm one; the cold costs are not measured.
-    """
-    if quick:
-        run_worker('tape-numba', workload, 1, env)
-        return {'warm': run_worker('tape-numba', workload, 1, env),
-                'default warm': run_worker('tape-default', workload, 1, env),
-                'default warm, no scipy': run_worker('tape-default', workload, 1,
-                                                     dict(env, TAPEGRAD_BENCH_NO_SCIPY='1'))}
-    costs = {}
-    for rows in (('cold', 'warm'), ('default cold', 'default warm')):
-        folder = Path(tempfile.mkdtemp(prefix='tapegrad-numba-'))
-        folder_env = dict(env, NUMBA_CACHE_DIR=str(folder))
-        try:
-            for name in rows:
-                row = 'tape-default' if name.startswith('default') else 'tape-numba'
-                costs[name] = run_worker(row, workload, 1, folder_env)
-                if name == 'default cold':  # let its compiling process finish filling the cache
-                    time.sleep(1.0)
-            if rows[0] == 'default cold':
-                costs['default warm, no scipy'] = run_worker(
-                    'tape-default', workload, 1, dict(folder_env, TAPEGRAD_BENCH_NO_SCIPY='1'))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-    return costs
+def time_first_steps(core, repeats, env=None):
+    """Seconds from `import tapegrad` to the end of fit()'s first step on moons-small, in
+    fresh processes (after one untimed run, so that Python's bytecode cache is warm); also
+    without scipy when it is installed (numba imports it at start-up; tapegrad does not
+    need it)."""
+    variants = {'as installed': {}}
+    if has_module(sys.executable, 'scipy'):
+        variants['without scipy'] = {'no scipy': True}
+    measured = {}
+    for name, extra in variants.items():
+        job = job_for('first-fit-step', 'moons-small', core, **extra)
+        runs = [run_worker(job, env=env) for _ in range(repeats + 1)]
+        errors = [run['error'] for run in runs if 'error' in run]
+        measured[name] = ({'error': errors[0]} if errors else
+                          {'seconds': statistics.median(run['first step'] for run in runs[1:]),
+                           'engine': runs[-1]['engine']})
+    return measured
 
 
 # ----------------------------------------------------------------------------------
-# The report
+# The report: plain data (saved by --json), then text
 
 
 def median_ms(result):
-    return statistics.median(result['times']) * 1e3 if result and 'times' in result else None
+    return statistics.median(result['times']) * 1e3 if result and result.get('times') else None
 
 
-def report(results, jit):
-    for workload, (sizes, n) in WORKLOADS.items():
-        nodes = results.get((workload, 'tapegrad eager'), {}).get('nodes')
-        small_nodes = results.get(('moons-small', 'tapegrad eager'), {}).get('nodes')
-        print(f"\n{workload}: MLP({sizes[0]}, {sizes[1:]}), {n} points, hinge + {ALPHA} L2, SGD"
-              + (f"; {nodes:,} graph nodes a step" if nodes else ''))
-        torch_ms = median_ms(results.get((workload, 'PyTorch float64')))
-        micrograd_ms = median_ms(results.get((workload, 'micrograd 0.1.0')))
-        micrograd_note = ''
-        if micrograd_ms is None and workload == 'moons-big' and nodes and small_nodes:
-            small = median_ms(results.get(('moons-small', 'micrograd 0.1.0')))
-            if small:
-                micrograd_ms = small / small_nodes * nodes
-                micrograd_note = "estimated: moons-small's time per graph node x this graph's nodes"
-        print(f"  {'':28}{'ms a step':>12}{'x PyTorch f64':>15}{'x faster than micrograd':>25}")
-        for (w, label), result in results.items():
-            if w != workload:
-                continue
-            ms = median_ms(result)
-            if label == 'micrograd 0.1.0' and ms is None and micrograd_ms:
-                vs_torch = f"{micrograd_ms / torch_ms:14.0f}x" if torch_ms else f"{'-':>15}"
-                print(f"  {label:28}{micrograd_ms:12.1f}{vs_torch}{'1':>24}x  ({micrograd_note})")
-                continue
-            if ms is None:
-                print(f"  {label:28}  {result.get('skipped') or result.get('error')}")
-                continue
-            vs_torch = f"{ms / torch_ms:14.2f}x" if torch_ms else f"{'-':>15}"
-            vs_micrograd = f"{micrograd_ms / ms:24.0f}x" if micrograd_ms else f"{'-':>25}"
-            print(f"  {label:28}{ms:12.3f}{vs_torch}{vs_micrograd}")
-        tape = results.get((workload, 'tapegrad tape, numba'), {})
-        numpy_tape = results.get((workload, 'tapegrad tape, numpy'), {})
-        compiled = results.get((workload, 'tapegrad compile(), numba'), {})
-        costs = [f"trace (model, loss, passes) {t['trace']:.3f} s"
-                 for t in (tape or numpy_tape,) if 'trace' in t]
-        if 'trace' in compiled:
-            costs.append(f"compile() trace of the whole graph {compiled['trace']:.2f} s")
-        if costs:
-            print('  one-off: ' + '; '.join(costs))
-        if workload == 'moons-small' and jit:
-            print_jit(jit)
-    print('\nbars (the issue):\n' + BARS)
-    print_bars(results, jit)
+def build_report(results, first_steps, machine, runner, numba_note, rounds):
+    workloads = {}
+    for (workload, row), result in results.items():
+        workloads.setdefault(workload, {})[row] = dict(result or {}, ms=median_ms(result))
+    for workload, rows in workloads.items():
+        sizes, n = WORKLOADS[workload]
+        for row in SLOW_ROWS:
+            small = workloads.get('moons-small', {}).get(row, {}).get('ms')
+            if rows.get(row, {}).get('skipped') == 'estimate':
+                nodes = graph_nodes(sizes, n)
+                rows[row] = ({'ms': small * nodes / graph_nodes(*WORKLOADS['moons-small']),
+                              'estimated': True, 'nodes': nodes} if small else
+                             {'skipped': 'timed on moons-small only, and estimated from it'})
+        jax, torch = rows.get('jax-float64', {}).get('ms'), rows.get('torch-float64', {}).get('ms')
+        for result in rows.values():
+            if result.get('ms'):
+                result['x JAX float64'] = result['ms'] / jax if jax else None
+                result['x PyTorch float64'] = result['ms'] / torch if torch else None
+    versions = {}
+    for rows in workloads.values():
+        for row, result in rows.items():
+            if 'version' in result:
+                versions[LIBRARY[row.split('-')[0]]] = result['version']
+    if 'JAX' in versions and runner.python['jax-float64'] != sys.executable:
+        versions['JAX'] += f" (in {runner.python['jax-float64']})"
+    if has_module(sys.executable, 'numba'):
+        from importlib.metadata import version
+        versions['numba'] = version('numba')
+    return {'workloads': workloads, 'first fit step': first_steps, 'machine': machine,
+            'versions': versions, 'rounds': rounds, 'numba': numba_note,
+            'agreement': agreement(workloads), 'bars': bars(workloads, first_steps)}
 
 
-def first_call_jit(run):
-    """Seconds the first step spent on numba beyond a steady step: compiling or loading."""
-    return run['first step'] - statistics.median(run['times'])
-
-
-JIT_RUNS = (('cold', "backend='numba', cold cache"), ('warm', "backend='numba', warm cache"),
-            ('default cold', 'default backend, cold cache'),
-            ('default warm', 'default backend, warm cache'),
-            ('default warm, no scipy', 'default backend, warm cache, no scipy'))
-
-
-def print_jit(jit):
-    lines = []
-    for name, label in JIT_RUNS:
-        run = jit.get(name)
-        if not run or 'first step' not in run:
-            lines.append(f"{label}: {run.get('error') if run else 'not timed (--quick)'}")
+def agreement(workloads):
+    """Do all rows compute the same losses in their first steps? Float64 rows within 1e-9
+    relative of the first float64 row, float32 rows within 1e-4. A list of findings."""
+    findings = []
+    for workload, rows in workloads.items():
+        timed = {row: r['losses'] for row, r in rows.items() if r.get('losses')}
+        reference = next((row for row in ('eager', 'numpy', 'fit', 'torch-float64', 'jax-float64')
+                          if row in timed), None)
+        if reference is None:
             continue
-        if name.startswith('default'):
-            what = (f"first step done after {run['first step']:.2f} s; numba's loops ran from "
-                    f"{run['numba after']:.2f} s, after {run['steps'] - 1} steps on NumPy")
+        for row, losses in timed.items():
+            tolerance = 1e-4 if row.endswith('float32') else 1e-9
+            for k, (ours, theirs) in enumerate(zip(losses, timed[reference])):
+                if abs(ours - theirs) > tolerance * abs(theirs):
+                    findings.append(f"{workload}: {LABEL[row]} computes loss {ours!r} at step "
+                                    f"{k}, {LABEL[reference]} {theirs!r}")
+                    break
+    return findings
+
+
+BARS = [  # (what, workload, row, limit): a ratio to JAX float64
+    ("fit() on moons-small, x JAX float64", 'moons-small', 'fit', 1.0),
+    ("fit() on moons-big, x JAX float64", 'moons-big', 'fit', 1.5),
+    ("fit() on wide, x JAX float64", 'wide', 'fit', 2.0),
+    ("compile() + the README's loop on moons-small, x JAX float64", 'moons-small', 'compile', 1.5),
+]
+START_UP_BAR = 0.3   # seconds from `import tapegrad` to the end of fit()'s first step
+EAGER_BAR = 10       # tapegrad's loop by hand at least this many times faster than micrograd
+
+
+def bars(workloads, first_steps):
+    """[(what, measured, bar, verdict)] for issue 12's bars, as text."""
+    found = []
+    for what, workload, row, limit in BARS:
+        rows = workloads.get(workload, {})
+        ratio = rows.get(row, {}).get('x JAX float64')
+        if ratio is not None:
+            found.append((what, f"{number(ratio)}x", f"<= {limit:g}x", verdict(ratio <= limit)))
+        elif workload not in workloads:
+            found.append((what, '-', f"<= {limit:g}x", f"cannot tell: {workload} not in this run"))
         else:
-            what = (f"trace {run['trace']:.3f} s + JIT {first_call_jit(run):.2f} s"
-                    f" = {run['trace'] + first_call_jit(run):.2f} s")
-        lines.append(f"{label}: {what} (+ import numba {run['import numba']:.2f} s)")
-    print('  numba, fresh processes:\n' + '\n'.join('    ' + line for line in lines))
+            missing = next(LABEL[r] for r in ('jax-float64', row) if rows.get(r, {}).get('ms') is None)
+            found.append((what, '-', f"<= {limit:g}x", f"cannot tell: no time for {missing}"))
+    for name, measured in first_steps.items():
+        what = f"import tapegrad to fit()'s first step, moons-small ({name})"
+        if 'seconds' in measured:
+            found.append((what, f"{measured['seconds']:.3f} s", f"<= {START_UP_BAR} s",
+                          verdict(measured['seconds'] <= START_UP_BAR)))
+        else:
+            found.append((what, '-', f"<= {START_UP_BAR} s", 'cannot tell: it failed'))
+    small = workloads.get('moons-small', {})
+    micrograd, eager = small.get('micrograd', {}).get('ms'), small.get('eager', {}).get('ms')
+    if micrograd and eager:
+        found.append(("tapegrad's loop by hand, moons-small: times faster than micrograd",
+                      f"{micrograd / eager:.1f}x", f">= {EAGER_BAR}x",
+                      verdict(micrograd / eager >= EAGER_BAR)))
+    return found
 
 
-def print_bars(results, jit):
-    def ms(workload, label):
-        return median_ms(results.get((workload, label)))
+def verdict(holds):
+    return 'holds' if holds else 'does not hold'
 
-    small_tape = ms('moons-small', 'tapegrad tape, numba')
-    small_torch = ms('moons-small', 'PyTorch float64')
-    big_tape, big_torch = ms('moons-big', 'tapegrad tape, numba'), ms('moons-big', 'PyTorch float64')
-    micrograd = ms('moons-small', 'micrograd 0.1.0')
-    checks = []
-    if small_tape and small_torch:
-        checks.append(('moons-small tape / PyTorch f64', small_tape / small_torch, '<= 0.5'))
-    if small_tape and micrograd:
-        checks.append(('moons-small speed-up over micrograd', micrograd / small_tape, '>= 3000'))
-    if big_tape and big_torch:
-        checks.append(('moons-big tape / PyTorch f64', big_tape / big_torch, '<= 3'))
-    for name, run, limit in (
-            ('moons-small to first step, cold (s)', jit.get('default cold'), 1.0),
-            ('moons-small to first step, warm (s)', jit.get('default warm'), 0.3),
-            ('  the same without scipy, as tapegrad[all]', jit.get('default warm, no scipy'), 0.3)):
-        if run and 'first step' in run:
-            checks.append((name, run['first step'], f'<= {limit}'))
-    big = results.get(('moons-big', 'tapegrad tape, numba'), {})
-    if 'trace' in big:
-        checks.append(('moons-big trace (s)', big['trace'], '<= 5'))
-    for name, value, bar in checks:
-        op, limit = bar.split()
-        ok = value <= float(limit) if op == '<=' else value >= float(limit)
-        print(f"  {name:42}{value:10.3f}  {bar:>8}  {'met' if ok else 'NOT MET'}")
+
+def number(x):
+    """A time or ratio with about three significant digits and no exponent."""
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
+def render(report):
+    machine = report['machine']
+    pinned = (f"each pinned to core {machine['core']}" if machine['core'] is not None
+              else 'not pinned (this platform cannot pin a process to a core)')
+    lines = [f"Time of one training step, milliseconds (medians; every row in fresh processes, "
+             f"{pinned}; {plural(report['rounds'], 'round')})"]
+    for workload, rows in report['workloads'].items():
+        sizes, n = WORKLOADS[workload]
+        lines += ['', f"{workload}: MLP({sizes[0]}, {sizes[1:]}) on {n} moons points, "
+                      f"{parameters(sizes):,} parameters",
+                  f"  {'':26}{'ms a step':>11}{'x JAX f64':>11}{'x PyTorch f64':>15}"]
+        for row, label, _ in ROWS:
+            result = rows.get(row)
+            if result is None:
+                continue
+            if result.get('ms') is None:
+                why = result.get('skipped') or f"failed: {result.get('error', 'no result')}"
+                lines.append(f"  {label:26}  {why}")
+                continue
+            ratios = ''.join(f"{number(r) + 'x' if r else '-':>{w}}" for r, w in
+                             ((result.get('x JAX float64'), 11), (result.get('x PyTorch float64'), 15)))
+            lines.append(f"  {label:26}{number(result['ms']):>11}{ratios}   {note(row, result)}".rstrip())
+    lines += ['', 'Every row computes the same losses:' if not report['agreement'] else
+              'Rows that compute different losses (a bug in the benchmark or the library):']
+    lines += [f"  {finding}" for finding in report['agreement']] or [
+        f"  the losses of the first {CHECKED_STEPS} steps agree (float64 rows within 1e-9, "
+        f"float32 within 1e-4); on moons-small the first is "
+        f"{first_loss(report):.6f}, as micrograd's demo prints"]
+    lines += ['', 'What each row runs (one step: forward over all points, hinge loss + '
+                  f'{ALPHA} x sum of squared parameters, backward, SGD with lr {LR}):']
+    shown = {row for rows in report['workloads'].values() for row in rows}
+    lines += [f"  {label:26}{what}" for row, label, what in ROWS if row in shown]
+    lines += ['', "Start-up, not in the times above:"]
+    for name, measured in report['first fit step'].items():
+        lines.append(f"  import tapegrad, then fit() on moons-small: first step done after "
+                     f"{measured['seconds']:.3f} s ({name}; numba's cache warm)"
+                     if 'seconds' in measured else f"  import tapegrad to fit()'s first step "
+                     f"({name}): failed: {measured['error']}")
+    for row, what in (('fit', "fit(): its first call in a program, before its first step"),
+                      ('compile', "compile(): its first call (tracing the function)")):
+        costs = [f"{workload} {seconds(rows[row])}" for workload, rows in report['workloads'].items()
+                 if seconds(rows.get(row, {}))]
+        if costs:
+            lines.append(f"  {what}: {', '.join(costs)}")
+    lines.append("  numba's first compile on a new machine: python benchmarks/startup.py")
+    if report['numba']:
+        lines.append(f"  {report['numba']}")
+    lines += ['', f"Machine: {machine['cpu']}, {machine['cores']} cores; load average "
+                  f"{machine['load average before']:.2f} before, {machine['load average after']:.2f} after",
+              f"Software: Python {machine['python']}; "
+              + ', '.join(f"{name} {version}" for name, version in sorted(report['versions'].items())),
+              '', "Bars (issue 12), in this run:"]
+    width = max(len(what) for what, _, _, _ in report['bars'])
+    lines += [f"  {what:{width}}{measured:>10}{bar:>10}   {outcome}"
+              for what, measured, bar, outcome in report['bars']]
+    return '\n'.join(lines)
+
+
+def note(row, result):
+    if result.get('estimated'):
+        return (f"estimated: moons-small's time a graph node x this graph's "
+                f"{result['nodes'] / 1e6:.1f} million nodes")
+    if row in SLOW_ROWS:
+        return plural(len(result['times']), 'step')
+    if row == 'fit':
+        engines = result.get('engine', [])
+        return f"engine {', '.join(engines)}" if engines != ['tape'] else ''
+    return ''
+
+
+def plural(count, noun):
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def seconds(result):
+    values = result.get('start-up') or ([result['first call']] if result.get('first call') else [])
+    return f"{statistics.median(values):.2f} s" if values else None
+
+
+def first_loss(report):
+    for result in report['workloads'].get('moons-small', {}).values():
+        if result.get('losses'):
+            return result['losses'][0]
+    return math.nan
+
+
+def machine_facts(core):
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {'cpu': cpu, 'cores': os.cpu_count(), 'core': core, 'python': platform.python_version(),
+            'load average before': os.getloadavg()[0]}
 
 
 if __name__ == '__main__':

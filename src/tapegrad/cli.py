@@ -550,7 +550,7 @@ def build_parser():
     exercises.set_defaults(run=cmd_exercises)
 
     bench = commands.add_parser('bench', add_help=False,
-                                help='time micrograd, eager, tape, PyTorch and NumPy side by side')
+                                help="time fit() and compile() beside JAX, PyTorch, NumPy and micrograd")
     bench.add_argument('bench_args', nargs=argparse.REMAINDER,
                        help='passed to the benchmark: tapegrad bench --help lists them')
     bench.set_defaults(run=cmd_bench)
