@@ -198,6 +198,23 @@ def compile_step(job):
     return step, tapegrad.__version__
 
 
+def compile_optimizer_step(job):
+    """tapegrad.compile with an optimizer, as the README's first compile example: a call
+    is the whole training step."""
+    import tapegrad
+    from tapegrad.optim import SGD
+    model = tapegrad_model(job['sizes'], job['weights'])
+    X, y, lr, alpha = job['X'], job['y'], job['lr'], job['alpha']
+
+    def loss_fn(X, y):
+        scores = [model(x) for x in X]
+        return tapegrad.losses.hinge(scores, y) + tapegrad.losses.l2(model.parameters(), alpha)
+
+    compiled = tapegrad.compile(loss_fn, model.parameters(),
+                                optimizer=SGD(model.parameters(), lr=lr))
+    return (lambda: compiled(X, y)), tapegrad.__version__
+
+
 STEPS = {
     'jax-float64': lambda job: jax_step(job, 'float64'),
     'jax-float32': lambda job: jax_step(job, 'float32'),
@@ -207,6 +224,7 @@ STEPS = {
     'micrograd': lambda job: value_loop_step(job, 'micrograd'),
     'eager': lambda job: value_loop_step(job, 'tapegrad'),
     'compile': compile_step,
+    'compile-optimizer': compile_optimizer_step,
 }
 
 

@@ -73,7 +73,9 @@ class Backend:
             if loops is None:
                 raise RuntimeError(why)
         elif self.name == 'numba':
-            self.waits = LOADER.start()
+            # the loader starts after the first call: importing numba in a thread slows
+            # down the one that traces and takes the first step
+            self.waits, self.calls = True, 0
 
     @property
     def active(self):
@@ -100,8 +102,15 @@ class Backend:
             return NumpyReplay(tape, batch)
 
     def upgraded(self):
-        """True once, at the first check after numba's loops are ready: rebuild the replays."""
-        if self.waits and LOADER.done():
+        """True once, at the first check after numba's loops are ready: rebuild the replays.
+
+        Called at the start of every call of a compiled function or step."""
+        if not self.waits:
+            return False
+        self.calls += 1
+        if self.calls == 2:
+            LOADER.start()
+        if LOADER.done():
             self.waits = False
             if LOADER.ok:
                 return True

@@ -670,7 +670,7 @@ overload(optim._lerp)(lambda start, end, weight: lambda start, end, weight: _ler
 _sgd_update = helper(optim.sgd_update)
 _adam_update = helper(optim.adam_update)
 
-SGD, ADAM = KERNEL_KIND['sgd'], KERNEL_KIND['adam']  # what update() does; settings in `hyper`
+NO_UPDATE, SGD, ADAM = 0, KERNEL_KIND['sgd'], KERNEL_KIND['adam']  # update()'s kinds
 
 
 @helper
@@ -722,7 +722,8 @@ def update_step(kind, pvals, pgrad, state, hyper, first, loss):
 
 
 @jit
-def batched_step(sample, loss, link, X, y, pvals, pgrad, order, kind, state, hyper, first):
+def batched_step(sample, loss, link, X, y, pvals, pgrad, order, kind, state, hyper, first,
+                 accumulate):
     (s_code, s_start, s_args, s_karg, s_needs, s_values, s_grads, s_scratch, s_work, s_lo,
      s_end) = sample
     l_code, l_start, l_args, l_karg, l_needs, l_v, l_g, l_lo, l_cut, l_end, l_out = loss
@@ -745,7 +746,9 @@ def batched_step(sample, loss, link, X, y, pvals, pgrad, order, kind, state, hyp
     # backward in the eager order: the loss's nodes after the first sample, the samples'
     # blocks (in `order`), then the loss's nodes before the first sample
     l_g[:] = 0.0
-    l_g[l_out] = 1.0
+    if accumulate:  # leaves accumulate: the gradients are added to what pgrad holds
+        l_g[:P] = pgrad
+    l_g[l_out] += 1.0
     backward_one(l_code, l_start, l_args, l_karg, l_needs, l_v, l_g, l_cut, l_end)
     s_grads[:] = 0.0
     for r in range(reached.shape[0]):

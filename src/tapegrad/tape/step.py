@@ -32,6 +32,7 @@ from .trace import (DataArgument, DataDependentError, TapeError, differs_between
                     same_tape, tape_of, traced)
 
 MAX_PLANS = 64  # plans kept for losses traced with the targets as numbers (one per batch)
+_NO_STATE, _NO_SETTINGS = np.zeros((0, 0)), np.zeros(0)  # for a step without an update
 
 
 class TapeStep:
@@ -383,6 +384,11 @@ class _Batched:
     def forward_backward(self, X, y_flat, pvals, pgrad, accumulate=False):
         """The batch's loss, and its gradient into pgrad (added to what it holds, if
         `accumulate`, as leaves accumulate): (loss, outputs (samples, outputs))."""
+        if self.fused is not None:  # numba: all of it in one call
+            from .replay_numba import NO_UPDATE, batched_step
+            value, _ = batched_step(*self.fused, X, y_flat, pvals, pgrad, self.order, NO_UPDATE,
+                                    _NO_STATE, _NO_SETTINGS, False, accumulate)
+            return value, self.sample.values[self.output_rows].T
         sample, loss = self.sample, self.loss
         sample.values[sample.inputs] = X.T
         sample.forward(pvals)
@@ -414,7 +420,7 @@ class _Batched:
         from .replay_numba import batched_step
         value, problem = batched_step(*self.fused, X, y_flat, pvals, pgrad, self.order,
                                       training.KERNEL_KIND[update.kind], update.state, hyper,
-                                      update.first)
+                                      update.first, False)
         return value, self.sample.values[self.output_rows].T, None if problem == -2 else problem
 
     @property
