@@ -96,11 +96,14 @@ def test_fused_multiply_add_rounds_once_as_torch_does():
     cases += [(0.1, 10.0, -1.0),           # 1.0000000000000000555 - 1: two roundings give 0
               (1e300, 3e8, -1.5e308),      # a * b alone is beyond the largest float
               (1e-160, 1e-160, 1e-310),    # subnormal results
-              (-1e-300, 1e-20, 0.0), (3.0, 1e308, 0.0), (2.0, math.inf, 1.0)]
+              (-1e-300, 1e-20, 0.0), (3.0, 1e308, 0.0), (2.0, math.inf, 1.0),
+              # zeros, whose signs the sum of integer fractions does not carry
+              (-0.05, 0.0, -0.0), (0.05, 0.0, -0.0), (-0.0, 3.0, -0.0), (0.0, -1.0, 0.0),
+              (1.5, 2.0, -3.0), (-1.5, 2.0, 3.0), (-1e-200, 1e-200, -0.0), (1e-200, -1e-200, 0.0)]
     for a, b, c in cases:
         expected = torch.add(torch.tensor(c, dtype=torch.float64),
                              torch.tensor(b, dtype=torch.float64), alpha=a).item()
-        assert _exact_fma(a, b, c) == expected, (a, b, c)
+        assert _exact_fma(a, b, c).hex() == expected.hex(), (a, b, c)
 
 
 @pytest.mark.parametrize('settings', SGD_SETTINGS)

@@ -31,7 +31,10 @@ def _exact_fma(a, b, c):
     try:
         (na, da), (nb, db), (nc, dc) = (a.as_integer_ratio(), b.as_integer_ratio(),
                                         c.as_integer_ratio())
-        return (na * nb * dc + nc * da * db) / (da * db * dc)  # int / int rounds once
+        exact = na * nb * dc + nc * da * db
+        if exact == 0:  # a zero has a sign, which the integers lost: IEEE's is that of
+            return a * b + c  # a*b + c (0 * b is exact; a nonzero a*b equal to -c as well)
+        return exact / (da * db * dc)  # int / int rounds once
     except (OverflowError, ValueError):  # inf or nan given, or a result beyond float range
         return a * b + c
 

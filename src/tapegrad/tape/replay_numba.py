@@ -638,7 +638,7 @@ def _outer_sums(acc, A, c0, V, order):
 # DEPENDS_ON holds a hash of the optim functions compiled into the loops below, and a
 # test fails when it no longer matches, so that a change there changes this file too.
 
-DEPENDS_ON = 'b7c13a52130b'
+DEPENDS_ON = '1fdc2109ad30'
 
 
 def dependency_hash():
