@@ -137,6 +137,93 @@ def test_the_optimizer_inside_the_call_takes_its_own_step(backend, make_optimize
     assert trained[:3] == eager[:3]
 
 
+@pytest.mark.parametrize('backend', REPLAYS)
+def test_lists_changed_between_calls_are_read_afresh(backend):
+    # compile() keeps the last call's lists as arrays; every way a loop could change them
+    # must be seen, signed zeros included (0.0 == -0.0 in Python)
+    w = Value(1.5)
+
+    def fn(X, y):
+        products = [w * x for row in X for x in row] + [w * t for t in y]
+        return sum(products) * 0.5, products
+
+    step = tapegrad.compile(fn, [w], backend=backend)
+    X, y = [[1.0, 2.0], [3.0, 4.0]], [1, -1]
+
+    def changes():
+        yield
+        X[1][0] = 5.0                      # a number in a row, in place
+        yield
+        X[0] = [1.0, 2.5]                  # a row replaced
+        yield
+        X[0][0] = 0.0
+        yield
+        X[0][0] = -0.0                     # equal to 0.0, but not the same number
+        yield
+        X[1][1], y[0] = 7, 0               # an int for a float, a zero label
+        yield
+        y[0] = -0.0
+        yield
+        X[1][1] = float('nan')
+        yield
+
+    for _ in changes():
+        w.grad = 0.0
+        loss, products = step(X, y)
+        got = [loss, *products, w.grad]
+        w.grad = 0.0
+        eager_loss, eager_products = fn(X, y)
+        eager_loss.backward()
+        expected = [eager_loss.data, *(p.data for p in eager_products), w.grad]
+        assert [math.copysign(1.0, v) for v in got] == [math.copysign(1.0, v) for v in expected]
+        assert np.array_equal(got, expected, equal_nan=True)
+    # and a model's batch (replayed one sample's tape over the batch)
+    Xm, ym = moons(8)
+    model = MLP(2, [3, 1], act='tanh', rng=random.Random(4))
+    step = tapegrad.compile(lambda X, y: hinge_l2(model, X, y), model.parameters(),
+                            backend=backend)
+    for k in range(3):
+        Xm[k][1] += 0.25
+        assert step(Xm, ym) == hinge_l2(model, Xm, ym).data
+
+
+@pytest.mark.parametrize('backend', REPLAYS)
+def test_parameters_changed_between_training_calls_are_read_afresh(backend):
+    # a compiled step with an optimizer reuses its array of the parameters while the
+    # Values still hold its numbers; any change by the user must be seen, even 0.0 to
+    # -0.0 (equal floats), here on a parameter the loss does not read (its gradient is 0)
+    X, y = moons(10, seed=5)
+    runs = []
+    for mode in ('eager', 'compiled'):
+        model = MLP(2, [4, 1], act='tanh', out_act='linear', rng=random.Random(6))
+        spare = Value(0.0)
+        params = model.parameters() + [spare]
+        opt = SGD(params, lr=0.05, momentum=0.5)
+        step = tapegrad.compile(lambda X, y: hinge_l2(model, X, y), params, optimizer=opt,
+                                backend=backend)
+        seen = []
+        for k in range(7):
+            if k == 2:
+                params[0].data += 0.5            # in place
+            if k == 3:
+                params[1].data = params[2].data  # another parameter's float object
+            if k == 4:
+                spare.data = -0.0
+            if k == 6:
+                spare.data = 0.0
+            if mode == 'eager':
+                opt.zero_grad()
+                loss = hinge_l2(model, X, y)
+                loss.backward()
+                opt.step()
+                seen.append(loss.data)
+            else:
+                seen.append(step(X, y))
+            seen += [p.data for p in params] + [p.grad for p in params]
+        runs.append([float(number).hex() for number in seen])
+    assert runs[0] == runs[1]
+
+
 def test_a_loss_that_is_not_finite_leaves_the_parameters_as_they_were():
     w = Value(0.5)
     step = tapegrad.compile(lambda x: (w * x).log(), [w], optimizer=SGD([w], lr=0.1))

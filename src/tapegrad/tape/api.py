@@ -4,6 +4,7 @@ Both trace once, optimise the tape, and replay it at every call with the paramet
 current `.data`, leaving gradients in their `.grad` as the eager engine would.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -61,6 +62,10 @@ def _flat(parts):
     return np.concatenate([flat for _, flat in parts]) if parts else np.zeros(0)
 
 
+def _sign(number):
+    return math.copysign(1.0, number)
+
+
 def _write(params, pvals, pgrad):
     """Each parameter's .data and .grad from the arrays (pvals None: only .grad)."""
     if pvals is None:
@@ -69,6 +74,25 @@ def _write(params, pvals, pgrad):
     else:
         for p, v, g in zip(params, pvals.tolist(), pgrad.tolist()):
             p.data, p.grad = v, g
+
+
+def _snapshot(data, flat):
+    """A copy of the list `data` (flattened to `flat`) that tells, by ==, whether a later
+    call's list still holds the same numbers, so that it need not be converted again (a
+    loop passes the same X at every call); None where == could not tell: anything but a
+    list or tuple of ints and floats, or of such lists and tuples, and any zero (0.0 ==
+    -0.0, but they are different numbers to the tape)."""
+    if type(data) not in (list, tuple) or not flat.all():
+        return None
+    copy = []
+    for item in data:
+        if type(item) in (list, tuple) and all(type(v) in (float, int) for v in item):
+            copy.append(list(item) if type(item) is list else item)
+        elif type(item) in (float, int):
+            copy.append(item)
+        else:
+            return None
+    return copy if type(data) is list else tuple(copy)
 
 
 def _placeholders(data, inputs):
@@ -186,21 +210,28 @@ class CompiledFunction:
         self.backend = Backend(backend)
         self._runs = {}  # shapes of the data -> how calls with such data run (_AsTraced, ...)
         self._raw = {}   # shapes of the data -> (the tape as traced, the data it was traced on)
+        self._seen = {}  # argument's position -> (_snapshot of its last list, its _flatten)
 
     def __call__(self, *data):
         run, flat = self._run_for(data)
-        pvals = _read(self.params)
         if self.optimizer is None:
+            pvals = _read(self.params)
             pgrad = np.array([p.grad for p in self.params], dtype=float)
             outputs = run(flat, pvals, pgrad)
             _write(self.params, None, pgrad)
             return outputs
-        return self._train(run, flat, pvals)
+        return self._train(run, flat)
 
-    def _train(self, run, flat, pvals):
-        """A training step: forward, backward, and the optimizer's update of pvals."""
+    def _train(self, run, flat):
+        """A training step: forward, backward, and the optimizer's update of the parameters."""
         from . import training
-        update = training.Update(self.optimizer, len(self.params))
+        # the parameters' numbers: the array the last step wrote them from, if they still
+        # hold them all (== between floats, and the signs of the zeros, as 0.0 == -0.0)
+        numbers, (wrote, pvals, zeros) = ([p.data for p in self.params],
+                                          self.__dict__.pop('_wrote', (None, None, ())))
+        if numbers != wrote or any(_sign(numbers[i]) != _sign(wrote[i]) for i in zeros):
+            pvals = np.array(numbers, dtype=float)
+        update = training.Update(self.optimizer, len(self.params))  # (its state, as it is now)
         pgrad = np.zeros(len(self.params))
         hyper = update.begin()
         try:
@@ -220,7 +251,10 @@ class CompiledFunction:
             _write(self.params, None, pgrad)
             self.optimizer.step()
             return value
-        _write(self.params, pvals, pgrad)
+        numbers = pvals.tolist()
+        for p, number, g in zip(self.params, numbers, pgrad.tolist()):
+            p.data, p.grad = number, g
+        self._wrote = numbers, pvals, np.flatnonzero(pvals == 0).tolist()
         update.publish()
         return value
 
@@ -240,7 +274,7 @@ class CompiledFunction:
         if self.backend.upgraded():  # numba's loops are ready: replay with them from now on
             for run in self._runs.values():
                 run.rebuild(self.backend)
-        parts = [_flatten(d) for d in data]
+        parts = [self._flatten(i, d) for i, d in enumerate(data)]
         shapes = tuple(shape for shape, _ in parts)
         flat = _flat(parts)
         if shapes not in self._runs:
@@ -251,6 +285,19 @@ class CompiledFunction:
                                   else _AsTraced(optimize(tape), template, self.backend))
             self._raw[shapes] = tape, data, flat
         return self._runs[shapes], flat
+
+    def _flatten(self, position, data):
+        """_flatten(data), or its result at the last call if `data` is a list with the same
+        numbers (most loops pass the same lists at every call)."""
+        seen = self._seen.get(position)
+        if seen is not None and type(data) is type(seen[0]) and data == seen[0]:
+            return seen[1]
+        part = _flatten(data)
+        part[1].flags.writeable = False  # (kept for the next call: nothing may change it)
+        snapshot = _snapshot(data, part[1])
+        if snapshot is not None:
+            self._seen[position] = snapshot, part
+        return part
 
     def refresh(self):
         """Trace fn again for every shape of data seen so far; where the graph or its

@@ -53,7 +53,7 @@ class Update:
             self.kind = SGD
             buffers = optimizer.momentum_buffer
             self.first = buffers is None
-            self.state = np.array([buffers if buffers is not None else [0.0] * n], dtype=float)
+            self.state = np.zeros((1, n)) if buffers is None else np.array([buffers], dtype=float)
         elif type(optimizer) in (optim.Adam, optim.AdamW):
             self.kind = ADAM
             self.first = False
