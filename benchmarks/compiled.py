@@ -73,6 +73,7 @@ ROWS = [
      "model.zero_grad(); step(X, y); p.data -= lr * p.grad"),
 ]
 LABEL = {key: label for key, label, _ in ROWS}
+LABEL_WIDTH = max(map(len, LABEL.values())) + 2
 LIBRARY = {'jax': 'JAX', 'torch': 'PyTorch', 'numpy': 'NumPy', 'micrograd': 'micrograd',
            'eager': 'tapegrad', 'fit': 'tapegrad', 'compile': 'tapegrad',
            'compile-optimizer': 'tapegrad'}
@@ -497,18 +498,18 @@ def render(report):
         sizes, n = WORKLOADS[workload]
         lines += ['', f"{workload}: MLP({sizes[0]}, {sizes[1:]}) on {n} moons points, "
                       f"{parameters(sizes):,} parameters",
-                  f"  {'':26}{'ms a step':>11}{'x JAX f64':>11}{'x PyTorch f64':>15}"]
+                  f"  {'':{LABEL_WIDTH}}{'ms a step':>11}{'x JAX f64':>11}{'x PyTorch f64':>15}"]
         for row, label, _ in ROWS:
             result = rows.get(row)
             if result is None:
                 continue
             if result.get('ms') is None:
                 why = result.get('skipped') or f"failed: {result.get('error', 'no result')}"
-                lines.append(f"  {label:26}  {why}")
+                lines.append(f"  {label:{LABEL_WIDTH}}  {why}")
                 continue
             ratios = ''.join(f"{number(r) + 'x' if r else '-':>{w}}" for r, w in
                              ((result.get('x JAX float64'), 11), (result.get('x PyTorch float64'), 15)))
-            lines.append(f"  {label:26}{number(result['ms']):>11}{ratios}   {note(row, result)}".rstrip())
+            lines.append(f"  {label:{LABEL_WIDTH}}{number(result['ms']):>11}{ratios}   {note(row, result)}".rstrip())
     lines += ['', 'Every row computes the same losses:' if not report['agreement'] else
               'Rows that compute different losses (a bug in the benchmark or the library):']
     lines += [f"  {finding}" for finding in report['agreement']] or [
@@ -518,7 +519,7 @@ def render(report):
     lines += ['', 'What each row runs (one step: forward over all points, hinge loss + '
                   f'{ALPHA} x sum of squared parameters, backward, SGD with lr {LR}):']
     shown = {row for rows in report['workloads'].values() for row in rows}
-    lines += [f"  {label:26}{what}" for row, label, what in ROWS if row in shown]
+    lines += [f"  {label:{LABEL_WIDTH}}{what}" for row, label, what in ROWS if row in shown]
     lines += ['', "Start-up, not in the times above:"]
     for name, measured in report['first fit step'].items():
         lines.append(f"  import tapegrad, then fit() on moons-small: first step done after "

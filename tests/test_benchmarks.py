@@ -77,7 +77,7 @@ def test_jax_rows_compute_the_same_losses_or_say_jax_is_missing(quick_run):
         assert why.startswith('JAX not installed') or 'TAPEGRAD_BENCH_JAX_PYTHON' in why
         for row in ('jax-float64', 'jax-float32'):
             assert rows[row] == {'skipped': why, 'ms': None}
-            assert f"{compiled.LABEL[row]:26}  {why}" in out
+            assert f"{compiled.LABEL[row]:{compiled.LABEL_WIDTH}}  {why}" in out
         assert "cannot tell: no time for JAX jit, float64" in out
         return
     reference = eager_losses('moons-small', compiled.CHECKED_STEPS)

@@ -26,8 +26,8 @@ ADD, MUL = _made_by('__add__'), _made_by('__mul__')  # the two ops a dot is made
 
 
 def optimize(tape):
-    """Every pass, in order."""
-    return group_matvecs(fuse_dots(tape))
+    """Every pass, in order (the slots numbered afresh once, at the end)."""
+    return group_matvecs(fuse_dots(tape, renumbered=False))
 
 
 def _uses(tape):
@@ -37,6 +37,15 @@ def _uses(tape):
         for s in ins.args:
             uses[s].append(i)
     return uses
+
+
+def _made_by_slot(tape):
+    """Per slot: the index of the instruction that writes it."""
+    made_by = [0] * tape.n_slots
+    for i, ins in enumerate(tape.instructions):
+        for s in ins.out:
+            made_by[s] = i
+    return made_by
 
 
 def _others_between(uses, slot, lo, hi, allowed):
@@ -50,13 +59,18 @@ def _others_between(uses, slot, lo, hi, allowed):
     return False
 
 
-def _rebuild(tape, placed):
-    """A tape from (original index, instruction) pairs; drops what is not placed."""
+def _rebuild(tape, placed, renumbered=True):
+    """A tape from (original index, instruction) pairs; drops what is not placed. Its
+    slots are numbered 0, 1, 2, ... afresh unless not `renumbered` (for another pass)."""
     placed.sort(key=lambda pair: pair[0])
-    instructions, outputs = renumber([ins for _, ins in placed], tape.outputs)
+    instructions = [ins for _, ins in placed]
+    outputs = tape.outputs
+    if renumbered:
+        instructions, outputs = renumber(instructions, outputs)
+    indices = [i for i, _ in placed]
 
     def moved(boundary):
-        return sum(1 for i, _ in placed if i < boundary)
+        return bisect_left(indices, boundary)
 
     return Tape(instructions, outputs, moved(tape.backward_end), tape.grad_inputs,
                 tuple(map(moved, tape.boundaries)))
@@ -66,7 +80,7 @@ def _rebuild(tape, placed):
 # fuse_dots
 
 
-def fuse_dots(tape):
+def fuse_dots(tape, renumbered=True):
     """Turn chains `((b + a0*x0) + a1*x1) + ...` into ('dot', b, a0, x0, a1, x1, ...).
 
     Only nodes read by nothing but the chain are absorbed. The dot replays the chain's
@@ -76,7 +90,7 @@ def fuse_dots(tape):
     """
     ins, uses = tape.instructions, _uses(tape)
     outputs = set(tape.outputs)
-    made_by = {s: i for i, x in enumerate(ins) for s in x.out}
+    made_by = _made_by_slot(tape)
 
     def only_read_by(slot, reader, operand):
         return (slot not in outputs and uses[slot] == [reader]
@@ -107,7 +121,7 @@ def fuse_dots(tape):
             continue
         absorbed.update(members)
         placed.append((root, dot))
-    return _rebuild(tape, placed)
+    return _rebuild(tape, placed, renumbered)
 
 
 def _fused(ins, uses, made_by, chain):

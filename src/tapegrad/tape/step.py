@@ -275,10 +275,16 @@ class _LossTrace:
         targets = y if step.targets_as_numbers else _placeholders(y, iter(self.targets))
         self.inputs = [v for p in self.predictions for v in p] + self.targets
         with traced(step.params, self.inputs) as recorder:
-            self.loss = step.eager_loss([_nest(model.template, iter(p)) for p in self.predictions],
-                                        targets)
-        losses.checked_loss(self.loss)
+            loss = step.loss([_nest(model.template, iter(p)) for p in self.predictions], targets)
         self.made = recorder.made
+        if step.l2 and isinstance(loss, Value):
+            # the L2 term as EagerStep adds it (see eager_loss); tapegrad's own code over the
+            # parameters alone, built outside the watch (which would only slow down its
+            # hundred thousand nodes on a wide model): its constants are named here
+            penalty = losses.l2(step.model.parameters(), step.l2)
+            self.made = self.made | {id(v) for v in topological_order(penalty) if v._a is None}
+            loss = loss + penalty
+        self.loss = losses.checked_loss(loss)
         self.whole = tape_of([self.loss], step.params, self.inputs, self.made, range(batch * n_out))
         self.batch, self.y, self.y_flat = batch, y, y_flat  # to trace it again
 
@@ -412,7 +418,8 @@ class _Batched:
         return _value(loss, pvals, loss.tape.outputs[0]), outputs.T
 
     def train(self, step, X, y_flat, pvals, pgrad, update, hyper):
-        """forward_backward and the update; with numba's loops, all of it in one call."""
+        """forward_backward and the update; with numba's loops, all of it in one call.
+        (`step` None: a caller that does not need the outputs, compile().)"""
         if self.fused is None or update.kind == training.PYTHON:
             value, outputs = self.forward_backward(X, y_flat, pvals, pgrad)
             return value, outputs, training.update_unless_not_finite(
@@ -421,7 +428,8 @@ class _Batched:
         value, problem = batched_step(*self.fused, X, y_flat, pvals, pgrad, self.order,
                                       training.KERNEL_KIND[update.kind], update.state, hyper,
                                       update.first, False)
-        return value, self.sample.values[self.output_rows].T, None if problem == -2 else problem
+        outputs = self.sample.values[self.output_rows].T if step is not None else None
+        return value, outputs, None if problem == -2 else problem
 
     @property
     def fused(self):

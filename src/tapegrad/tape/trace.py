@@ -19,7 +19,7 @@ import sys
 from contextlib import contextmanager
 
 from ..engine import OPS, Value, WatchedValue, topological_order, watching
-from .tape import Instruction, Tape
+from .tape import Instruction, Tape, make
 
 
 class TapeError(RuntimeError):
@@ -236,6 +236,6 @@ def tape_of(outputs, params, inputs, made, grad_inputs=frozenset(), n_differenti
         n = len(instructions)
         args = (slot[id(v._a)],) if v._b is None else (slot[id(v._a)], slot[id(v._b)])
         slot[id(v)] = n
-        instructions.append(Instruction(v._op, (n,), args, v._arg))
+        instructions.append(make(v._op, (n,), args, v._arg))
     return Tape(instructions, [slot[id(v)] for v in outputs], n_leaves + n_backward_computed,
                 frozenset(grad_inputs))
