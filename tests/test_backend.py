@@ -5,6 +5,7 @@ set to a new folder: the process under test cannot have compiled anything yet.
 """
 
 import os
+import random
 import subprocess
 import sys
 import warnings
@@ -106,6 +107,36 @@ def test_a_failed_compile_warns_once_and_stays_on_numpy(monkeypatch):
         warnings.simplefilter('error')  # once only
         assert step(X, y) == reference(X, y)
     assert step.backend.active == 'numpy'
+
+
+def test_a_big_first_step_waits_for_numbas_loops_unless_they_must_be_compiled(monkeypatch):
+    X, labels = make_moons(10, noise=0.1, random_state=0)
+    y = [2 * t - 1 for t in labels]
+
+    def first_step():
+        step = TapeStep(MLP(2, [4, 1], out_act='linear', rng=random.Random(0)), losses.hinge)
+        reference = TapeStep(MLP(2, [4, 1], out_act='linear', rng=random.Random(0)),
+                             losses.hinge, backend='numpy')
+        assert step(X, y) == reference(X, y)
+        return step.backend.active
+
+    # small: the first step replays with NumPy, and numba is not even being loaded yet
+    monkeypatch.setattr(backend, 'LOADER', backend._Loader())
+    assert first_step() == 'numpy' and backend.LOADER.thread is None
+    # big (parameters x samples over WAIT_FOR_LOOPS): loading the cached loops is quicker
+    # than a step with NumPy, so the first step waits for them
+    monkeypatch.setattr(backend, 'WAIT_FOR_LOOPS', 10)
+    assert first_step() == 'numba'
+    # big, but the loops must be compiled first (seconds): NumPy replays meanwhile
+    failing = backend._Compiler()
+    failing.code = 'raise SystemExit(3)'
+    monkeypatch.setattr(backend, 'COMPILER', failing)
+    monkeypatch.setattr(backend, 'LOADER', backend._Loader())
+    monkeypatch.setattr('tapegrad.tape.replay_numba.is_cached', lambda: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # (the failure is said once, when the step sees it)
+        assert first_step() == 'numpy'
+    assert not backend.LOADER.wait(timeout=600)
 
 
 def test_one_compiling_process_per_machine_and_no_resource_warning(tmp_path):

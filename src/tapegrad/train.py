@@ -5,7 +5,6 @@ Each step is the seeds' loop: forward, loss, zero the gradients, backward, updat
 
 import contextlib
 import functools
-import gc
 import math
 import random
 import signal
@@ -23,7 +22,7 @@ from . import checkpoint as checkpoint_file
 from . import losses, optim, validate
 from .data import check_dataset
 from .nn import Module
-from .tape.trace import NotReplayable
+from .tape.trace import NotReplayable, collector_paused
 
 
 class TrainingError(RuntimeError):
@@ -340,10 +339,8 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
     show = progress and sys.stderr.isatty()
     bar = tqdm(range(start, steps), disable=not show, desc='training', unit='step',
                leave=False, initial=start, total=steps)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the engine makes no reference cycles: the cycle collector would only cost time
     try:
-        with _StopOnInterrupt() as interrupt:
+        with collector_paused(), _StopOnInterrupt() as interrupt:
             for k in bar:
                 if schedule:
                     optimizer.lr = schedule(k)
@@ -374,8 +371,6 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
     finally:
         trainer.publish()
         bar.close()
-        if gc_was_enabled:
-            gc.enable()
     return history
 
 

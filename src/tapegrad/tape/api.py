@@ -13,7 +13,8 @@ from ..engine import Value
 from . import batching
 from .backend import Backend
 from .passes import optimize
-from .trace import DataArgument, TapeError, differs_between_calls, same_tape, tape_of, traced
+from .trace import (DataArgument, TapeError, collector_paused, differs_between_calls, same_tape,
+                    tape_of, traced)
 
 ONE_SAMPLE = np.zeros(1, dtype=np.int64)
 
@@ -278,12 +279,17 @@ class CompiledFunction:
         shapes = tuple(shape for shape, _ in parts)
         flat = _flat(parts)
         if shapes not in self._runs:
-            tape, template = _trace(self.fn, self.params, data, flat)
-            found = batching.split(tape, batching.samples_of_inputs(shapes, tape.n_inputs)) \
-                if template is None else None
-            self._runs[shapes] = (_InBatches(found, self.backend) if found is not None
-                                  else _AsTraced(optimize(tape), template, self.backend))
+            with collector_paused():
+                tape, template = _trace(self.fn, self.params, data, flat)
+                found = batching.split(tape, batching.samples_of_inputs(shapes, tape.n_inputs)) \
+                    if template is None else None
+                self._runs[shapes] = (_InBatches(found, self.backend) if found is not None
+                                      else _AsTraced(optimize(tape), template, self.backend))
             self._raw[shapes] = tape, data, flat
+            batch = len(found.sample_inputs) if found is not None else 1
+            if self.backend.traced(len(self.params) * batch):  # (a big one: on numba's loops)
+                for run in self._runs.values():
+                    run.rebuild(self.backend)
         return self._runs[shapes], flat
 
     def _flatten(self, position, data):

@@ -3,11 +3,13 @@
 numba's loops run many times faster than NumPy's replay, but they are not there at once:
 importing numba takes most of a second, and the first time a machine uses the loops
 numba compiles them, which takes seconds (`cache=True` keeps the machine code; later
-processes load it). With the default backend a run never waits for that: a thread of
+processes load it). With the default backend a run does not wait for that: a thread of
 this process imports numba and loads the loops (on a machine that has never compiled
 them, it first has a separate process compile them into numba's cache), while the tape
 replays with NumPy; at the first call after they are ready, the replays move to numba's
-loops. The two replays give the same bits, so the move changes no number.
+loops. The two replays give the same bits, so the move changes no number. (One
+exception: a step so big that NumPy's replay of it takes longer than loading the loops
+waits for them to load, though not for them to compile: see WAIT_FOR_LOOPS.)
 
     backend='numba'   numba's loops; the first call imports, compiles or loads them, and waits
     backend='numpy'   the NumPy replay only
@@ -33,6 +35,11 @@ from pathlib import Path
 from .replay import NumpyReplay
 
 BACKENDS = ('numba', 'numpy')
+
+# A step this big (parameters x samples: the wide MLP(2, [256, 256, 1]) on 1,000 points
+# is 66 million) takes longer on NumPy's replay than loading numba's loops from its cache
+# (half a second): after tracing one, the default backend waits for the loops.
+WAIT_FOR_LOOPS = 20_000_000
 
 
 def numba_installed():
@@ -101,6 +108,18 @@ class Backend:
                           RuntimeWarning, stacklevel=4)
             return NumpyReplay(tape, batch)
 
+    def traced(self, work):
+        """Called after tracing a new tape of `work` (parameters x samples) a step. For a big
+        one, wait for numba's loops rather than replay a slow first step with NumPy; not
+        where they must be compiled first (seconds), as NumPy's steps run meanwhile.
+        True if they are now ready: rebuild the replays."""
+        if not self.waits or work < WAIT_FOR_LOOPS:
+            return False
+        LOADER.start()
+        LOADER.wait_unless_compiling()
+        self.calls = max(self.calls, 1)
+        return self.upgraded()
+
     def upgraded(self):
         """True once, at the first check after numba's loops are ready: rebuild the replays.
 
@@ -124,7 +143,7 @@ class _Loader:
 
     def __init__(self):
         self.thread, self.ok, self.why, self.warned = None, False, None, False
-        self.finished = threading.Event()
+        self.finished, self.compiling = threading.Event(), threading.Event()
         self.lock = threading.Lock()
 
     def start(self):
@@ -143,6 +162,7 @@ class _Loader:
             if loops is None:
                 return
             if not loops.is_cached():
+                self.compiling.set()
                 if not COMPILER.start():
                     self.why = (f"could not start compiling numba's loops ({COMPILER.error}); "
                                 f"the tape replays with NumPy")
@@ -165,6 +185,13 @@ class _Loader:
     def wait(self, timeout=None):
         """Block until the loops are ready or known not to be; True if they are ready."""
         self.finished.wait(timeout)
+        return self.ok
+
+    def wait_unless_compiling(self):
+        """wait(), but only while the loops are imported and loaded, not compiled."""
+        while not self.finished.wait(0.02):
+            if self.compiling.is_set():
+                return False
         return self.ok
 
     def warn_once(self):

@@ -28,8 +28,8 @@ from .api import (ONE_SAMPLE, CompiledFunction, _check_params, _flatten, _nest, 
 from .backend import Backend
 from .passes import optimize
 from .tape import LEAVES
-from .trace import (DataArgument, DataDependentError, TapeError, differs_between_calls,
-                    same_tape, tape_of, traced)
+from .trace import (DataArgument, DataDependentError, TapeError, collector_paused,
+                    differs_between_calls, same_tape, tape_of, traced)
 
 MAX_PLANS = 64  # plans kept for losses traced with the targets as numbers (one per batch)
 _NO_STATE, _NO_SETTINGS = np.zeros((0, 0)), np.zeros(0)  # for a step without an update
@@ -138,7 +138,11 @@ class TapeStep:
         if key not in self._plans:
             if len(self._plans) >= MAX_PLANS:
                 self._plans.clear()
-            self._plans[key] = self._new_plan(X, y, y_flat)
+            with collector_paused():
+                self._plans[key] = self._new_plan(X, y, y_flat)
+            if self.backend.traced(len(self.params) * len(X)):  # (a big one: on numba's loops)
+                for plan in self._plans.values():
+                    plan.rebuild(self.backend)
         return self._plans[key]
 
     def _new_plan(self, X, y, y_flat):

@@ -13,6 +13,7 @@ parameters and data: a random draw, or a Python number that changes from call to
 random generator, and the callers trace twice and compare (`same_tape`).
 """
 
+import gc
 import random
 import struct
 import sys
@@ -172,6 +173,20 @@ def differs_between_calls(what):
         f"of one call cannot stand for the next. Call it eagerly")
 
 
+@contextmanager
+def collector_paused():
+    """Python's cycle collector off inside. The engine makes no reference cycles, and
+    tracing or training a wide model makes millions of objects: the collector would walk
+    them all again and again, for more time than the work itself, and free nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def tape_of(outputs, params, inputs, made, grad_inputs=frozenset(), n_differentiated=1):
     """The Tape of the graph that computes `outputs` (Values; the first one is the loss).
 
@@ -184,48 +199,48 @@ def tape_of(outputs, params, inputs, made, grad_inputs=frozenset(), n_differenti
     as they can per node.)
     """
     order = topological_order(*outputs)  # the outputs' graphs in turn, in the engine's order
-    ends = {id(v) for v in outputs[:n_differentiated]}
-    n_backward = max(i for i, v in enumerate(order) if id(v) in ends) + 1
+    ends = set(outputs[:n_differentiated])  # (Values hash by identity: sets of the nodes)
+    n_backward = len(order) - next(i for i, v in enumerate(reversed(order)) if v in ends)
 
     instructions, slot = [], {}
     for i, p in enumerate(params):
-        if id(p) in slot:
-            raise TapeError(f"params holds the same Value twice, at {slot[id(p)]} and {i}: "
+        if p in slot:
+            raise TapeError(f"params holds the same Value twice, at {slot[p]} and {i}: "
                             f"{p!r}; list each parameter once")
         if p._a is not None:
             raise TapeError(f"parameter {i} is not a leaf but the result of a '{p._op}' op: "
                             f"{p!r}; parameters must be Values you created, like a model's weights")
-        slot[id(p)] = i
+        slot[p] = i
         instructions.append(Instruction('param', (i,), (), i))
-    variable = set(slot).union(map(id, inputs))  # and all that is computed from them
+    variable = set(slot).union(inputs)  # and all that is computed from them
     computed, constants, n_backward_computed = [], [], 0
     for position, v in enumerate(order):
         a, b = v._a, v._b
         if a is None:  # a leaf
-            if id(v) not in variable:
+            if v not in variable:
                 if id(v) not in made:
                     raise NotReplayable(
                         f"the graph uses a Value that is neither in params nor made by the "
                         f"traced function: {v!r}; add it to params (its .data is then read "
                         f"at each call and its .grad filled)")
                 constants.append(v)
-        elif id(a) in variable or (b is not None and id(b) in variable):
-            variable.add(id(v))
+        elif a in variable or (b is not None and b in variable):
+            variable.add(v)
             computed.append(v)
             n_backward_computed += position < n_backward
         else:  # made from constants alone: a constant itself
             constants.append(v)
-    read = {id(v) for v in outputs}
-    for v in computed:
-        read.add(id(v._a))
-        if v._b is not None:
-            read.add(id(v._b))
-    for v in constants:
-        if id(v) in read:
-            slot[id(v)] = len(instructions)
-            instructions.append(Instruction('const', (len(instructions),), (), v.data))
+    if constants:
+        read = set(outputs)
+        for v in computed:
+            read.add(v._a)
+            read.add(v._b)
+        for v in constants:
+            if v in read:
+                slot[v] = len(instructions)
+                instructions.append(Instruction('const', (len(instructions),), (), v.data))
     for i, v in enumerate(inputs):
-        slot[id(v)] = len(instructions)
+        slot[v] = len(instructions)
         instructions.append(Instruction('input', (len(instructions),), (), i))
     n_leaves = len(instructions)
     for v in computed:
@@ -234,8 +249,9 @@ def tape_of(outputs, params, inputs, made, grad_inputs=frozenset(), n_differenti
                             f"in {v!r}; known ops: {', '.join(OPS)} (see 'Adding an op' "
                             f"in the README)")
         n = len(instructions)
-        args = (slot[id(v._a)],) if v._b is None else (slot[id(v._a)], slot[id(v._b)])
-        slot[id(v)] = n
+        b = v._b
+        args = (slot[v._a],) if b is None else (slot[v._a], slot[b])
+        slot[v] = n
         instructions.append(make(v._op, (n,), args, v._arg))
-    return Tape(instructions, [slot[id(v)] for v in outputs], n_leaves + n_backward_computed,
+    return Tape(instructions, [slot[v] for v in outputs], n_leaves + n_backward_computed,
                 frozenset(grad_inputs))
