@@ -124,7 +124,9 @@ def test_a_big_first_step_waits_for_numbas_loops_unless_they_must_be_compiled(mo
     monkeypatch.setattr(backend, 'LOADER', backend._Loader())
     assert first_step() == 'numpy' and backend.LOADER.thread is None
     # big (parameters x samples over WAIT_FOR_LOOPS): loading the cached loops is quicker
-    # than a step with NumPy, so the first step waits for them
+    # than a step with NumPy, so the first step waits for them (cached first, by the same
+    # process a step starts: on a fresh machine nothing is cached yet)
+    subprocess.run([sys.executable, '-c', backend._Compiler.code], check=True, timeout=900)
     monkeypatch.setattr(backend, 'WAIT_FOR_LOOPS', 10)
     assert first_step() == 'numba'
     # big, but the loops must be compiled first (seconds): NumPy replays meanwhile
