@@ -3,8 +3,9 @@
 The test adds `sin`, which tapegrad does not ship, the way the README's "Adding an op"
 says: a method on Value and its rule under `@primitive`. Nothing else is written for it,
 and it must then work in the eager engine (against PyTorch), in the NumPy replay (the
-engine's own formulas, number by number), in anomaly detection and in the formula
-reader; numba's loops have no formula for it and say so, rather than compute another op.
+engine's own formulas, number by number), in anomaly detection, in the formula reader
+and in the playground's explanations; numba's loops have no formula for it and say so,
+rather than compute another op.
 """
 
 import math
@@ -18,6 +19,7 @@ import tapegrad
 from tapegrad import MLP, Value, engine
 from tapegrad.anomaly import AnomalyError, detect_anomaly
 from tapegrad.expression import parse_expression
+from tapegrad.playground.neuron_graph import _explain
 from tapegrad.tape import TapeStep
 from tapegrad.tape.replay_numba import MissingKernel
 
@@ -105,6 +107,14 @@ def test_the_formula_reader_knows_it(sin):
     out = parse_expression("sin(2*a) + b", {'a': 0.25, 'b': 1.0})
     out.backward()
     assert out.data == math.sin(0.5) + 1.0
+
+
+def test_the_playground_explains_it_with_its_rule(sin):
+    x = Value(0.5, label='x')
+    out = x.sin()
+    out.grad = 2.0
+    assert _explain(out, {id(x): 'x', id(out): 'y'}) == [
+        'x.grad += y.grad * math.cos(x.data) = 2 * math.cos(0.5)']
 
 
 def test_without_it_nothing_knows_it():

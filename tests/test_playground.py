@@ -223,11 +223,42 @@ def test_the_graph_explains_each_rule_with_its_numbers():
     settings = parse_settings({'dataset': 'day5', 'act': 'tanh', 'widths': ['4', '4'], 'seed': '42'})
     model = build_model(settings, data)
     graph = neuron_graph(model, data.X, targets_for('mse', data), 'mse', 0, 0, 0)
-    explain = {n['name']: n['explain'] for n in graph['nodes']}
-    assert explain['w1·x1'][0].startswith('w1.grad += x1.data × w1·x1.grad = 2 × ')
-    assert explain['h1.1'][0].startswith('s3.grad += (1 − h1.1.data²) × h1.1.grad = ')
-    assert explain['s1'] == ['b.grad += s1.grad = ' + explain['s1'][0].split(' = ')[1],
-                             'w1·x1.grad += s1.grad = ' + explain['s1'][0].split(' = ')[1]]
+    by_name = {n['name']: n for n in graph['nodes']}
+    explain = {name: n['explain'] for name, n in by_name.items()}
+    # each line is the engine's rule with the graph's names, then with the numbers
+    data, grad = ({name: f"{n[key]:.4g}" for name, n in by_name.items()} for key in ('data', 'grad'))
+    assert grad['h1.1'] == '1'  # backward() from the neuron's output
+    assert explain['w1·x1'][0] == f"w1.grad += w1·x1.grad * x1.data = {grad['w1·x1']} * 2"
+    h = data['h1.1'] if not data['h1.1'].startswith('-') else f"({data['h1.1']})"
+    assert explain['h1.1'] == [f"s3.grad += h1.1.grad * (1.0 - h1.1.data * h1.1.data) = "
+                               f"1 * (1.0 - {h} * {h})"]
+    assert explain['s1'] == [f"b.grad += s1.grad = {grad['s1']}", f"w1·x1.grad += s1.grad = {grad['s1']}"]
+
+
+def test_every_ops_rule_is_explained_with_numbers_that_give_its_gradient():
+    # every op of the engine, each input: the numbers shown compute (to their 4 digits)
+    # the gradient PyTorch gives that input
+    from tapegrad import Value
+    from tapegrad.engine import OPS
+    from tapegrad.playground.neuron_graph import _explain
+    x, w = Value(1.7, label='x'), Value(0.6, label='w')
+    made = {'+': x + w, '*': x * w, '/': x / w, '**': x ** w, '**k': x ** 3, 'exp': x.exp(),
+            'log': x.log(), 'tanh': x.tanh(), 'sigmoid': x.sigmoid(), 'relu': x.relu()}
+    assert set(made) == set(OPS)
+    tx, tw = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (1.7, 0.6))
+    torch_made = {'+': tx + tw, '*': tx * tw, '/': tx / tw, '**': tx ** tw, '**k': tx ** 3,
+                  'exp': tx.exp(), 'log': tx.log(), 'tanh': tx.tanh(), 'sigmoid': tx.sigmoid(),
+                  'relu': tx.relu()}
+    for op, out in made.items():
+        out.label, out.grad = 'out', 1.0
+        lines = _explain(out, {id(v): v.label for v in (x, w, out)})
+        inputs = [tx, tw][:len(out._prev)]
+        expected = torch.autograd.grad(torch_made[op], inputs)
+        assert len(lines) == len(inputs), op
+        for line, grad in zip(lines, expected):
+            numbers = line.split(' = ')[1]
+            shown = eval(numbers, {'pow': math.pow, 'log': math.log, 'exp': math.exp})
+            assert shown == pytest.approx(grad.item(), rel=1e-3), (op, line)
 
 
 @pytest.mark.parametrize('args, fragment', [

@@ -195,7 +195,8 @@ def test_clicking_a_neuron_shows_its_graph_and_stepping_backward_fills_the_grads
     expect(node(page, 'h1.2')).to_contain_text('grad 1')
     expect(node(page, 'w1')).to_contain_text('grad ?')
     page.click('#graph-step')  # tanh passes (1 - out^2) * grad to the sum
-    expect(page.locator('#graph-explain')).to_contain_text('(1 − h1.2.data²) × h1.2.grad')
+    expect(page.locator('#graph-explain')).to_contain_text(
+        'h1.2.grad * (1.0 - h1.2.data * h1.2.data)')
     sums = page.locator('#graph .graph-node.known')
     assert sums.count() == 2
     page.screenshot(path=shots / 'playground-step-backward.png', full_page=True)

@@ -7,9 +7,13 @@ is cut out and placed in columns, output on the right, as the course draws it. T
 then replays the backward pass over it one Value at a time, in reverse topological order.
 """
 
-import math
+import ast
+import copy
+import functools
+import inspect
+import textwrap
 
-from ..engine import Value
+from ..engine import OPS, Value
 from ..train import LOSSES
 from .frames import finite
 
@@ -107,29 +111,80 @@ def _names(order, root):
 
 
 def _explain(v, names):
-    """How v passes its grad back to each input, as the course writes the chain rule."""
-    out = names[id(v)]
+    """How v passes its grad back to each input, as the line of its rule in engine.py that
+    does it, with the graph's names, then with the numbers:
+    `s3.grad += h1.1.grad * (1.0 - h1.1.data * h1.1.data) = 1 * (1.0 - 0.42 * 0.42)`."""
     lines = []
     for k, child in enumerate(v._prev):
+        rule = _rule(OPS[v._op].rule).get(k)
         c = names[id(child)]
-        if v._op == '+':
-            rule, numbers = f"{out}.grad", f"{v.grad:.4g}"
-        elif v._op == '*':
-            other = v._prev[1 - k]
-            rule = f"{names[id(other)]}.data × {out}.grad"
-            numbers = f"{other.data:.4g} × {v.grad:.4g}"
-        elif v._op == 'tanh':
-            rule, numbers = f"(1 − {out}.data²) × {out}.grad", f"(1 − {v.data:.4g}²) × {v.grad:.4g}"
-        elif v._op == 'relu':
-            rule = f"(1 if {out}.data > 0 else 0) × {out}.grad"
-            numbers = f"{1 if v.data > 0 else 0} × {v.grad:.4g}"
-        elif v._op == 'sigmoid':
-            rule = f"{out}.data × (1 − {out}.data) × {out}.grad"
-            numbers = f"{v.data:.4g} × (1 − {v.data:.4g}) × {v.grad:.4g}"
-        else:
-            rule, numbers = f"∂{out}/∂{c} × {out}.grad", None
-        lines.append(f"{c}.grad += {rule}" + (f" = {numbers}" if numbers else ""))
+        if rule is None:  # (the engine's source is not there to read)
+            lines.append(f"{c}.grad += ∂{names[id(v)]}/∂{c} × {names[id(v)]}.grad")
+            continue
+        expression, inputs, arg = rule
+        nodes = dict(zip(inputs, v._prev), out=v)
+        says = (_Say({n: names[id(node)] for n, node in nodes.items()}, arg, v._arg),
+                _Say(nodes, arg, v._arg))
+        said, numbers = (ast.unparse(say.visit(copy.deepcopy(expression))) for say in says)
+        lines.append(f"{c}.grad += {said} = {numbers}")
     return lines
+
+
+@functools.cache
+def _rule(rule):
+    """An op's backward rule, read from its source (in engine.py): for each input's place,
+    the expression its rule adds into that input's .grad, and the rule's names for the
+    inputs in order, and its name for the number the op takes. {} if the source cannot be
+    read."""
+    try:
+        source = textwrap.dedent(inspect.getsource(rule))
+    except (OSError, TypeError):
+        return {}
+    places, lines, inputs = {'_a': 0, '_b': 1, '_arg': 'arg'}, {}, {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign):  # a, b = out._a, out._b; x = out._a; ...
+            targets = node.targets[0].elts if isinstance(node.targets[0], ast.Tuple) else node.targets
+            values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+            if isinstance(node.value, ast.Attribute) and node.value.attr == '_prev':
+                inputs.update((name.id, k) for k, name in enumerate(targets))  # (x,) = out._prev
+            for name, value in zip(targets, values):
+                if isinstance(value, ast.Attribute) and value.attr in places:
+                    inputs[name.id] = places[value.attr]
+        elif (isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add)
+              and isinstance(node.target, ast.Attribute) and node.target.attr == 'grad'):
+            lines[node.target.value.id] = node.value  # x.grad += ...
+    arg = next((n for n, place in inputs.items() if place == 'arg'), None)
+    names = sorted((n for n in inputs if n != arg), key=inputs.get)
+    return {inputs[n]: (lines[n], names, arg) for n in lines if n in inputs}
+
+
+class _Say(ast.NodeTransformer):
+    """A rule's expression with its Values' names (`out`, `x`, ...) replaced: by the graph's
+    names (given strings) or by their numbers (given Values); `ieee.div(a, b)` as a / b,
+    the other `ieee.f` as f."""
+
+    def __init__(self, values, arg, number):
+        self.values, self.arg, self.number = values, arg, number
+
+    def visit_Attribute(self, node):
+        if isinstance(node.value, ast.Name) and node.value.id in self.values:
+            value = self.values[node.value.id]
+            if isinstance(value, str):
+                return ast.Name(f'{value}.{node.attr}')
+            number = getattr(value, node.attr)
+            return ast.Name(f'{number:.4g}' if number >= 0 else f'({number:.4g})')
+        if isinstance(node.value, ast.Name) and node.value.id == 'ieee':
+            return ast.Name(node.attr.replace('pow_number', 'pow'))
+        return self.generic_visit(node)
+
+    def visit_Name(self, node):  # the number the op takes (the k of x ** k)
+        return ast.Name(f'{self.number:g}') if node.id == self.arg else node
+
+    def visit_Call(self, node):
+        node = self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == 'div' and len(node.args) == 2:
+            return ast.BinOp(node.args[0], ast.Div(), node.args[1])
+        return node
 
 
 def _kind(v, cut_ids):
