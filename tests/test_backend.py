@@ -141,6 +141,32 @@ def test_a_big_first_step_waits_for_numbas_loops_unless_they_must_be_compiled(mo
     assert not backend.LOADER.wait(timeout=600)
 
 
+def test_a_script_that_ends_while_numba_compiles_does_not_wait_for_it(tmp_path):
+    # the compiling process goes on for the next run; the script ends at once
+    code = '''
+from tapegrad import MLP, losses
+from tapegrad.data import make_moons
+from tapegrad.tape import TapeStep
+from tapegrad.tape.backend import COMPILER, LOADER
+X, labels = make_moons(10, noise=0.1, random_state=0)
+step = TapeStep(MLP(2, [4, 1]), losses.hinge)
+step(X, [2 * t - 1 for t in labels]); step(X, [2 * t - 1 for t in labels])
+assert LOADER.compiling.wait(120), LOADER.why
+print(COMPILER.pid)
+'''
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          env=dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path)), timeout=120)
+    assert done.returncode == 0, done.stderr
+    compiler = int(done.stdout)
+    try:
+        os.kill(compiler, 0)  # still compiling: the script did not wait for it
+    finally:
+        try:
+            os.kill(compiler, 15)
+        except ProcessLookupError:
+            pass
+
+
 def test_one_compiling_process_per_machine_and_no_resource_warning(tmp_path):
     # two compiling processes started at once on one empty cache: one compiles, the other
     # waits for it and finds the loops cached (numba reports each save with NUMBA_DEBUG_CACHE)

@@ -188,6 +188,31 @@ def test_lists_changed_between_calls_are_read_afresh(backend):
 
 
 @pytest.mark.parametrize('backend', REPLAYS)
+def test_lists_of_arrays_after_lists_of_lists_are_read_as_such(backend):
+    # the same numbers as NumPy rows: == between the two cannot be one bool
+    w = Value(1.5)
+    step = tapegrad.compile(lambda X: sum(w * x for row in X for x in row), [w], backend=backend)
+    assert step([[1.0, 2.0], [3.0, 4.0]]) == 15.0
+    assert step([np.array([1.0, 2.0]), np.array([3.0, 4.0])]) == 15.0
+    assert step([np.array([1.0, 2.0]), np.array([3.0, 5.0])]) == 16.5
+
+
+@pytest.mark.parametrize('backend', REPLAYS)
+def test_extra_outputs_come_back_with_an_optimizer_too(backend):
+    w = Value(2.0)
+
+    def fn(x):
+        prediction = w * x
+        return (prediction - 1.0) ** 2, [prediction, w * 0.5]
+
+    plain = tapegrad.compile(fn, [w], backend=backend)(3.0)
+    w.grad = 0.0
+    trained = tapegrad.compile(fn, [w], optimizer=SGD([w], lr=0.01), backend=backend)(3.0)
+    assert plain == trained == (25.0, [6.0, 1.0])
+    assert w.data == 2.0 - 0.01 * 30.0
+
+
+@pytest.mark.parametrize('backend', REPLAYS)
 def test_parameters_changed_between_training_calls_are_read_afresh(backend):
     # a compiled step with an optimizer reuses its array of the parameters while the
     # Values still hold its numbers; any change by the user must be seen, even 0.0 to

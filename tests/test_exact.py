@@ -178,6 +178,40 @@ def test_a_number_changed_by_the_callback_is_followed(replay):
     assert runs['auto'].loss == runs['eager'].loss
 
 
+@pytest.mark.parametrize('batch_size', [None, 4])
+def test_data_changed_by_the_callback_is_followed(replay, batch_size):
+    def shift(k, history):
+        X[0][0] += 1.0  # the user's own lists, changed between steps
+
+    runs = {}
+    for engine_name in ('eager', 'tape'):
+        X, y = day5()
+        X = [list(row) for row in X]
+        random.seed(0)
+        runs[engine_name] = fit(MLP(3, [8, 8, 1]), X, y, steps=5, engine=engine_name,
+                                batch_size=batch_size, progress=False, callback=shift)
+    assert runs['tape'].engine == 'tape'
+    assert runs['tape'].loss == runs['eager'].loss
+
+
+@pytest.mark.parametrize('optimizer', ['sgd', 'adam'])
+def test_an_optimizer_over_some_of_the_parameters_leaves_the_others_alone(replay, optimizer):
+    # a frozen first layer: the optimizer holds the last layer's parameters only
+    X, y = moons()
+    runs = {}
+    for engine_name in ('eager', 'tape'):
+        model = MLP(2, [6, 1], out_act='linear', rng=random.Random(2))
+        last = model.layers[-1].parameters()
+        chosen = (tapegrad.optim.SGD(last, lr=0.1, momentum=0.9) if optimizer == 'sgd'
+                  else tapegrad.optim.Adam(last, lr=0.01))
+        history = fit(model, X, y, loss='hinge', optimizer=chosen, steps=5,
+                      engine=engine_name, progress=False)
+        runs[engine_name] = history.loss, [p.data for p in model.parameters()]
+    assert runs['tape'] == runs['eager']
+    frozen = MLP(2, [6, 1], out_act='linear', rng=random.Random(2)).layers[0].parameters()
+    assert runs['tape'][1][:len(frozen)] == [p.data for p in frozen]
+
+
 # ----------------------------------------------------------------------------------
 # Errors are the code's own
 

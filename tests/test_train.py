@@ -162,6 +162,8 @@ def test_accuracy_rules():
     assert accuracy('hinge', [0.3, -0.2], [1, 1]) == 0.5
     assert accuracy(None, [0.3, -0.2], [1.0, -1.0]) == 1.0
     assert accuracy('mse', [0.3], [0.25]) is None
+    # several outputs a sample, and a loss that is not cross-entropy: no accuracy to give
+    assert accuracy(None, [[0.3, 0.1, 2.0], [1.0, 0.0, 0.5]], [0, 2]) is None
 
 
 def branching_loss(predictions, targets):

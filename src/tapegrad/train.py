@@ -107,6 +107,8 @@ def accuracy(kind, outputs, targets, signs=None):
     outputs, targets = np.asarray(outputs, dtype=float), np.asarray(targets)
     if kind == 'cross_entropy':
         right = outputs.reshape(len(targets), -1).argmax(axis=1) == targets
+    elif outputs.size != len(targets):  # several outputs a sample, and not cross-entropy
+        return None
     else:
         outputs = outputs.reshape(len(targets))
         if kind == 'bce':
@@ -362,6 +364,7 @@ def fit(model, X, y, loss='mse', optimizer='sgd', lr=None, steps=100, batch_size
                     trainer.publish()
                     callback(k, history)
                     trainer.resume()  # user code ran: it may have changed a number the graph uses
+                    batch.forget()    # ... or the data
                 stop = interrupt.requested  # read once: a Ctrl-C during save() stops the next step
                 history.interrupted = stop
                 if stop or (k + 1) % checkpoint_every == 0 or k + 1 == steps:
@@ -389,6 +392,10 @@ class _Batch:
             self._arrays = (np.asarray(self.X, dtype=float), self.y,
                             np.asarray(self.y, dtype=float).ravel())
         return self._arrays
+
+    def forget(self):
+        """Drop the arrays: the lists may have changed (a callback ran)."""
+        self._arrays = self._targets = None
 
     def targets(self):
         """(y as an array, are all its targets +1 or -1?), for the accuracy."""

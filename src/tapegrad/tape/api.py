@@ -96,6 +96,15 @@ def _snapshot(data, flat):
     return copy if type(data) is list else tuple(copy)
 
 
+def _same(data, snapshot):
+    """data == snapshot, False where == cannot say (NumPy arrays in the list compare
+    number by number, and refuse to be one bool)."""
+    try:
+        return bool(data == snapshot)
+    except (ValueError, TypeError):
+        return False
+
+
 def _placeholders(data, inputs):
     """`data` with each number replaced by the next DataArgument from the iterator `inputs`."""
     if isinstance(data, (list, tuple, np.ndarray)):
@@ -203,8 +212,8 @@ class CompiledFunction:
 
     def __init__(self, fn, params, backend=None, optimizer=None):
         self.fn, self.params = fn, _check_params(params)
-        if optimizer is not None and [id(p) for p in getattr(optimizer, 'params', ())] != \
-                [id(p) for p in self.params]:
+        from .training import holds_all
+        if optimizer is not None and not holds_all(optimizer, self.params):
             raise ValueError("compile: the optimizer must be built on the same parameters, in "
                              "the same order, as compile's params (both model.parameters())")
         self.optimizer = optimizer
@@ -236,13 +245,14 @@ class CompiledFunction:
         pgrad = np.zeros(len(self.params))
         hyper = update.begin()
         try:
-            value, problem = run.train(flat, pvals, pgrad, update, hyper,
-                                       compiled=self.backend.active == 'numba')
+            result, problem = run.train(flat, pvals, pgrad, update, hyper,
+                                        compiled=self.backend.active == 'numba')
         except BaseException:
             update.end(False)
             raise
         update.end(problem is None)
         if problem is not None:
+            value = result[0] if isinstance(result, tuple) else result
             what = (f"the loss is {value}" if problem == -1 else
                     f"the gradient of parameter {problem} is {pgrad[problem]}")
             _write(self.params, None, pgrad)
@@ -251,13 +261,13 @@ class CompiledFunction:
         if update.kind == training.PYTHON:  # an optimizer of the user's own: its own step()
             _write(self.params, None, pgrad)
             self.optimizer.step()
-            return value
+            return result
         numbers = pvals.tolist()
         for p, number, g in zip(self.params, numbers, pgrad.tolist()):
             p.data, p.grad = number, g
         self._wrote = numbers, pvals, np.flatnonzero(pvals == 0).tolist()
         update.publish()
-        return value
+        return result
 
     def tape(self, *data):
         """The (optimised) tape of fn for data shaped like `data`, as one tape."""
@@ -296,7 +306,7 @@ class CompiledFunction:
         """_flatten(data), or its result at the last call if `data` is a list with the same
         numbers (most loops pass the same lists at every call)."""
         seen = self._seen.get(position)
-        if seen is not None and type(data) is type(seen[0]) and data == seen[0]:
+        if seen is not None and type(data) is type(seen[0]) and _same(data, seen[0]):
             return seen[1]
         part = _flatten(data)
         part[1].flags.writeable = False  # (kept for the next call: nothing may change it)
@@ -344,11 +354,13 @@ class _AsTraced:
         return (outputs[0], *_nest(template, iter(outputs[1:])))
 
     def train(self, flat, pvals, pgrad, update, hyper, compiled):
+        """(what a call returns: the loss, or the loss and the extra outputs; None, or
+        what was not finite)."""
         from . import training
-        value = self(flat, pvals, pgrad)
-        value = value[0] if isinstance(value, tuple) else value
-        return value, training.update_unless_not_finite(value, pvals, pgrad, update, hyper,
-                                                        compiled)
+        result = self(flat, pvals, pgrad)
+        value = result[0] if isinstance(result, tuple) else result
+        return result, training.update_unless_not_finite(value, pvals, pgrad, update, hyper,
+                                                         compiled)
 
 
 class _InBatches:

@@ -29,6 +29,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -229,12 +230,19 @@ class _Compiler:
         return True
 
     def wait(self):
-        """Block until the compiling process has ended; True if the loops got compiled."""
+        """Block until the compiling process has ended; True if the loops got compiled.
+        False at once if the program ends meanwhile: a script never waits at its exit for
+        the loops it will not use (the process goes on compiling them for the next run)."""
         if self.pid is None:
             return False
-        if self.status is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.status = os.waitstatus_to_exitcode(status)
+        while self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+            elif not threading.main_thread().is_alive():  # the program is ending
+                return False
+            else:
+                time.sleep(0.05)
         return self.status == 0
 
 

@@ -15,6 +15,8 @@ them. The update is the optimizer's own (optim.sgd_update and optim.adam_update,
 its step() applies to each Value), so the numbers are the same bits either way.
 """
 
+import operator
+
 import numpy as np
 
 from .. import optim
@@ -44,12 +46,22 @@ def update_unless_not_finite(value, pvals, pgrad, update, hyper, compiled):
     return None
 
 
+def holds_all(optimizer, params):
+    """Does the optimizer update exactly these parameters, in this order?"""
+    held = getattr(optimizer, 'params', ())
+    return len(held) == len(params) and all(map(operator.is_, held, params))
+
+
 class Update:
     """An optimizer's update, on arrays: which rule, its state, its settings for a step."""
 
-    def __init__(self, optimizer, n):
+    def __init__(self, optimizer, n, holds_all=True):
         self.optimizer = optimizer
-        if type(optimizer) is optim.SGD:
+        if not holds_all:
+            # it updates some of the parameters (a frozen layer), or in another order: its
+            # own step() on the Values
+            self.kind, self.first, self.state = PYTHON, False, np.zeros((0, n))
+        elif type(optimizer) is optim.SGD:
             self.kind = SGD
             buffers = optimizer.momentum_buffer
             self.first = buffers is None
@@ -128,7 +140,8 @@ class Trainer:
         self.params = self.step.parameters()
         self.pvals = _read(self.params)
         self.pgrad = np.zeros(len(self.params))
-        self.update = Update(self.optimizer, len(self.params))
+        self.update = Update(self.optimizer, len(self.params),
+                             holds_all(self.optimizer, self.params))
         self.published = True
 
     def publish(self):
