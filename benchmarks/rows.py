@@ -195,7 +195,7 @@ def compile_step(job):
             p.data -= lr * p.grad
         return loss
 
-    step.ready = lambda: compiled.backend.active == 'numba'
+    step.ready = lambda: not compiled.backend.waits  # numba's loops, or NumPy's for good
     return step, tapegrad.__version__
 
 
@@ -217,7 +217,7 @@ def compile_optimizer_step(job):
     def step():
         return compiled(X, y)
 
-    step.ready = lambda: compiled.backend.active == 'numba'
+    step.ready = lambda: not compiled.backend.waits  # numba's loops, or NumPy's for good
     return step, tapegrad.__version__
 
 
@@ -251,8 +251,9 @@ def time_step(job):
         if len(losses) < job['check']:
             losses.append(float(loss))
         if warmup or not getattr(step, 'ready', lambda: True)():
-            warmup = max(0, warmup - 1)  # (compile() replays with NumPy until numba's
-            continue                     # loops are loaded, in a thread: a second or so)
+            warmup = max(0, warmup - 1)  # (compile() replays with NumPy until numba's loops
+            continue                     # are loaded, in a thread: a second or so; where they
+                                         # cannot be, it says so and stays on NumPy)
         times.append(elapsed)
         started = started or t0
         if len(times) >= job['least'] and time.perf_counter() - started >= budget:

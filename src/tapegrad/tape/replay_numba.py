@@ -163,7 +163,8 @@ def cache_key():
 
 
 def warm_up():
-    """Compile the four loops (or load them from numba's cache) for the types replays use.
+    """Compile every loop (or load it from numba's cache) for the types replays and
+    fit()'s training steps use.
 
     Any tape will do: a loop is compiled whole, whatever instructions it then meets.
     """
