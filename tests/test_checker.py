@@ -22,8 +22,10 @@ import pytest
 from nbclient import NotebookClient
 
 from tapegrad import cli
-from tapegrad.checker import EXERCISES, check_path, grade_all, write_exercises
+from tapegrad.checker import EXERCISES, check_path, command, grade_all, write_exercises
 from tapegrad.checker.report import to_csv, to_html
+from tapegrad.checker.sandbox import Sandbox, Stopped
+from tapegrad.checker.source import read_cells, syntax_error
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'benchmarks'))
 from reference import fetch_micrograd  # noqa: E402
@@ -548,3 +550,8 @@ def test_both_notebooks_run_in_jupyter_without_errors(notebooks):
     printed = ''.join(out.get('text', '') for cell in notebook.cells if cell.cell_type == 'code'
                       for out in cell.outputs)  # of the solutions, run last
     assert '24.7041\n138.8338 645.5773\n' in printed  # micrograd's README numbers
+
+
+def test_the_checks_rebuild_neurons_with_one_table_of_activations():
+    from tapegrad.checker.exercises import e6_neuron, network
+    assert e6_neuron.ACTIVATIONS is network.ACTIVATIONS

@@ -3,6 +3,7 @@
 import random
 
 from ..framework import Exercise, Failed, NotStarted, close, num, run_parts, show, value_class
+from .network import ACTIVATIONS
 from ...engine import Value as Reference
 
 TEXT = """
@@ -93,8 +94,6 @@ class Neuron(Module):
 n = Neuron(3)
 print(n([1.0, -2.0, 0.5]), len(n.parameters()))
 '''
-
-ACTIVATIONS = {'relu': lambda z: z.relu(), 'tanh': lambda z: z.tanh(), 'linear': lambda z: z}
 
 # What a neuron's parameters are, seen from the worker: are they its w then its b, Values?
 PARAMETERS = ("[len(params), all(isinstance(p, Value) for p in params), "
