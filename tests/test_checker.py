@@ -274,6 +274,24 @@ def test_a_notebook_runs_every_cell_and_the_last_definition_wins(tmp_path):
     assert status == 0
 
 
+def test_only_lines_that_start_a_statement_are_magics(tmp_path):
+    """A `%` or `!` inside brackets or a string is Python, as Jupyter runs it."""
+    cells = ["slope = 2.0\nprint('slope %.3f'\n      % slope)\nratio = (slope\n"
+             "         != 1.0)",
+             "text = '''\n%s per step\n!'''\nwide = 3 \\\n    % 2",
+             "%matplotlib inline\nif True:\n    !pip install nothing\n    %time x = 1\n"
+             "x = [1,\n     2]\n!ls"]
+    notebook = {'cells': [{'cell_type': 'code', 'source': text, 'metadata': {},
+                           'outputs': [], 'execution_count': None} for text in cells],
+                'metadata': {}, 'nbformat': 4, 'nbformat_minor': 4}
+    read = read_cells(write(tmp_path, 'magic.ipynb', json.dumps(notebook)))
+    assert syntax_error(read) is None
+    assert [cell.code for cell in read[:2]] == cells[:2]  # plain Python: left as it is
+    assert read[2].code.splitlines() == [
+        'pass  # matplotlib inline', 'if True:', '    pass  # pip install nothing',
+        '    pass  # time x = 1', 'x = [1,', '     2]', 'pass  # ls']
+
+
 def test_a_stub_defined_after_the_work_is_explained(tmp_path):
     stub_last = ENGINE + ("\n\nclass Value:\n    def __init__(self, data, _children=(), _op=''):\n"
                           "        raise NotImplementedError('Exercise 3: keep _prev and _op')\n")

@@ -2,7 +2,8 @@
 
 A `.py` file is one cell. A notebook gives its code cells in order; IPython-only lines
 (`%matplotlib inline`, `!pip install ...`) become `pass` so that the rest still runs as
-plain Python and keeps its line numbers.
+plain Python and keeps its line numbers. As in IPython, such a line starts a statement:
+a `%` or `!` that begins a line inside brackets or a string is Python's.
 
 `analyse` reads the code without running it, here in the grader: which of the names the
 exercises grade are imported from a library, where each is defined, and which loop is
@@ -10,9 +11,11 @@ the learner's own training loop.
 """
 
 import ast
+import io
 import json
 import re
 import sys
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +58,24 @@ def _joined(source):
 
 
 def _python_only(code):
-    return '\n'.join(_IPYTHON_LINE.sub(r'\1pass  # ', line) for line in code.split('\n'))
+    lines = code.split('\n')
+    for number, line in enumerate(lines):
+        if _IPYTHON_LINE.match(line) and _starts_a_statement(lines[:number]):
+            lines[number] = _IPYTHON_LINE.sub(r'\1pass  # ', line)
+    return '\n'.join(lines)
+
+
+def _starts_a_statement(before):
+    """Whether the line after the lines `before` starts a statement: it is not inside
+    brackets, a string or a line continued with a backslash."""
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO('\n'.join(before) + '\n').readline):
+            pass
+    except tokenize.TokenError:  # "EOF in multi-line statement" or "... string"
+        return False
+    except SyntaxError:  # the code before is broken (say, its indentation): a magic anyway
+        return True
+    return True
 
 
 def syntax_error(cells):
