@@ -508,6 +508,14 @@ def test_a_time_limit_must_be_positive_and_finite(value, capsys):
            f"seconds; got '{value}'" in error
 
 
+def test_a_time_limit_has_an_upper_bound(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(['check', 'anything.py', '--timeout', '1e300'])
+    assert stopped.value.code == 2
+    assert ("argument --timeout: the time limit must be at most 3600 seconds (an hour) per "
+            "exercise; got '1e300'") in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------------
 # A class at once
 

@@ -25,6 +25,7 @@ from .source import LearnerFileError, analyse, read_cells, syntax_error
 PASSED, FAILED, NOT_STARTED = 'passed', 'failed', 'not started'
 PARTLY, BLOCKED, NOT_YOURS = 'partly done', 'blocked', 'not yours'
 LOAD_FACTOR = 3  # running the learner's file may take this many times one exercise's limit
+MAX_SECONDS = 3600  # an hour per exercise at most: no check needs more; 1e300 s overflowed a clock
 AUTOGRAD_LIBRARIES = ('tapegrad', 'micrograd', 'torch', 'jax', 'autograd', 'tinygrad',
                       'tensorflow', 'mxnet')
 FUNCTIONS = ('numerical_derivative', 'train')
@@ -61,14 +62,21 @@ class Submission:
 
 
 def validate_timeout(timeout):
-    """`timeout` as a float, or ValueError naming it: it must be positive and finite."""
+    """`timeout` as a float, or ValueError naming it: positive, and an hour at most.
+
+    `tapegrad.validate.real_number` does not fit: a limit of 0 s is not one, and the
+    command line gives text ('1e300'), which the message quotes as it was typed.
+    """
     try:
         seconds = float(timeout)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds > 0):
         raise ValueError(f"the time limit must be a positive, finite number of seconds; got "
                          f"{timeout!r}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"the time limit must be at most {MAX_SECONDS} seconds (an hour) per "
+                         f"exercise; got {timeout!r}")
     return seconds
 
 
