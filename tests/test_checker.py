@@ -516,6 +516,50 @@ def test_a_time_limit_has_an_upper_bound(capsys):
             "exercise; got '1e300'") in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('memory', ['99999999999999', '63'])
+def test_memory_outside_what_the_worker_can_take_is_one_clear_error(memory, capsys):
+    assert cli.main(['check', str(CASES / 'engine.py'), '--memory', memory]) == 1
+    assert (f"--memory must be a whole number of MiB from 64 to 134217728 (128 TiB); got "
+            f"{memory}") in capsys.readouterr().err
+
+
+def _hard_limit(limit, value):
+    import resource
+    return lambda: resource.setrlimit(limit, (value, value))
+
+
+@pytest.mark.parametrize('limit, option, words', [
+    ('RLIMIT_AS', ['--memory', '4096'],
+     "--memory 4096 is above the limit on memory that this shell set (2929 MiB: `ulimit -v "
+     "3000000`), which the checker cannot raise; give --memory 2929 or less"),
+    ('RLIMIT_CPU', ['--timeout', '10'],
+     "--timeout 10 gives the worker 125 s of CPU time, above the limit that this shell set "
+     "(100 s: `ulimit -t 100`), which the checker cannot raise; give --timeout 7.9 or less"),
+], ids=['ulimit-v', 'ulimit-t'])
+def test_a_limit_above_the_shells_hard_limit_is_one_clear_error(limit, option, words,
+                                                                tmp_path):
+    import resource
+    value = 3_000_000 * 1024 if limit == 'RLIMIT_AS' else 100
+    done = subprocess.run([sys.executable, '-m', 'tapegrad', 'check', str(CASES / 'engine.py')]
+                          + option, capture_output=True, text=True, timeout=120,
+                          preexec_fn=_hard_limit(getattr(resource, limit), value))
+    assert done.returncode == 1, done.stdout
+    assert done.stderr == f"tapegrad: error: {words}\n"
+
+
+def test_a_worker_that_cannot_take_its_limits_says_so_before_any_code_runs():
+    sandbox = Sandbox(memory_mib=2**45)  # past what setrlimit takes: checked before, normally
+    try:
+        with pytest.raises(Stopped) as stopped:
+            sandbox.load({'cells': [], 'names': [], 'module': 'm', 'loop': None},
+                         time.monotonic() + 30)
+    finally:
+        sandbox.stop()
+    assert "the checker could not set the worker's limits (OverflowError" in str(stopped.value)
+    assert "before running any code" in str(stopped.value)
+    assert "exit()" not in str(stopped.value)
+
+
 # ----------------------------------------------------------------------------------
 # A class at once
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from . import report
-from .grade import grade_all
+from .grade import grade_all, validate_limits, validate_timeout
 
 SKIPPED_FOLDERS = {'.ipynb_checkpoints', '__pycache__', '.git', '.venv'}
 
@@ -28,8 +28,7 @@ def submissions(paths):
 
 def run(paths, timeout, memory_mib, jobs, reports=()):
     """Grade the files: (what to print, exit status)."""
-    if memory_mib < 64:
-        raise ValueError(f"--memory must be at least 64 MiB, which Python needs; got {memory_mib}")
+    validate_limits(validate_timeout(timeout), memory_mib)
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1; got {jobs}")
     files = submissions(paths)

@@ -12,6 +12,8 @@ gets a fresh worker. Several files are graded side by side, each in its own work
 """
 
 import math
+import numbers
+import resource
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,13 +21,15 @@ from pathlib import Path
 
 from .exercises import EXERCISES
 from .framework import Blocked, Failed, Fallback, Learner, NotStarted, PartlyDone, Stub
-from .sandbox import MEMORY_MIB, Sandbox, Stopped, TimedOut
+from .sandbox import MEMORY_MIB, Sandbox, SetupFailed, Stopped, TimedOut, hard_limit
 from .source import LearnerFileError, analyse, read_cells, syntax_error
 
 PASSED, FAILED, NOT_STARTED = 'passed', 'failed', 'not started'
 PARTLY, BLOCKED, NOT_YOURS = 'partly done', 'blocked', 'not yours'
 LOAD_FACTOR = 3  # running the learner's file may take this many times one exercise's limit
+CPU_SPARE = 5  # seconds of CPU time a worker gets beyond its time limits
 MAX_SECONDS = 3600  # an hour per exercise at most: no check needs more; 1e300 s overflowed a clock
+MIN_MEMORY_MIB, MAX_MEMORY_MIB = 64, 2**27  # what Python needs; what a 64-bit process addresses
 AUTOGRAD_LIBRARIES = ('tapegrad', 'micrograd', 'torch', 'jax', 'autograd', 'tinygrad',
                       'tensorflow', 'mxnet')
 FUNCTIONS = ('numerical_derivative', 'train')
@@ -80,9 +84,38 @@ def validate_timeout(timeout):
     return seconds
 
 
+def validate_limits(timeout, memory_mib):
+    """ValueError unless a worker can take the limits that `timeout` (seconds, valid) and
+    `memory_mib` give it. A worker inherits this process's hard limits (a shell's
+    `ulimit -v` or `ulimit -t`) and cannot raise them: if it tried, every file would fail."""
+    if isinstance(memory_mib, bool) or not isinstance(memory_mib, numbers.Integral) \
+            or not MIN_MEMORY_MIB <= memory_mib <= MAX_MEMORY_MIB:
+        raise ValueError(f"--memory must be a whole number of MiB from {MIN_MEMORY_MIB} to "
+                         f"{MAX_MEMORY_MIB} (128 TiB); got {memory_mib!r}")
+    hard = hard_limit(resource.RLIMIT_AS)
+    if hard is not None and memory_mib * 2**20 > hard:
+        raise ValueError(f"--memory {memory_mib} is above the limit on memory that this shell "
+                         f"set ({hard // 2**20} MiB: `ulimit -v {hard // 1024}`), which the "
+                         f"checker cannot raise; give --memory {hard // 2**20} or less")
+    cpu, hard = _cpu_seconds(timeout), hard_limit(resource.RLIMIT_CPU)
+    if hard is not None and cpu > hard:
+        most = math.floor((hard - CPU_SPARE) / (len(EXERCISES) + LOAD_FACTOR) * 10) / 10
+        fix = (f"give --timeout {most:g} or less" if most > 0 else
+               f"raise it with `ulimit -t {cpu}` first")
+        raise ValueError(f"--timeout {timeout:g} gives the worker {cpu} s of CPU time, above "
+                         f"the limit that this shell set ({hard} s: `ulimit -t {hard}`), which "
+                         f"the checker cannot raise; {fix}")
+
+
+def _cpu_seconds(timeout):
+    """The CPU time of one worker: loading the file, then every exercise, and a spare."""
+    return int(timeout * (len(EXERCISES) + LOAD_FACTOR)) + CPU_SPARE
+
+
 def grade(path, timeout=10.0, memory_mib=MEMORY_MIB):
     """Grade one `.py` file or `.ipynb` notebook: a Submission."""
     timeout = validate_timeout(timeout)
+    validate_limits(timeout, memory_mib)
     path = Path(path)
     try:
         cells = read_cells(path)
@@ -97,6 +130,7 @@ def grade(path, timeout=10.0, memory_mib=MEMORY_MIB):
 def grade_all(paths, timeout=10.0, memory_mib=MEMORY_MIB, jobs=None):
     """Grade many files side by side, `jobs` at a time: their Submissions, in order."""
     timeout = validate_timeout(timeout)
+    validate_limits(timeout, memory_mib)
     with ThreadPoolExecutor(max_workers=jobs or 2) as pool:
         return list(pool.map(lambda p: grade(p, timeout, memory_mib), paths))
 
@@ -114,8 +148,7 @@ class _Grading:
         self.learner = None
 
     def start(self, doing):
-        cpu = int(self.timeout * (len(EXERCISES) + LOAD_FACTOR)) + 5
-        sandbox = Sandbox(self.memory_mib, cpu)
+        sandbox = Sandbox(self.memory_mib, _cpu_seconds(self.timeout))
         try:
             loaded = sandbox.load(self.request, _deadline(self.timeout * LOAD_FACTOR))
         except TimedOut:
@@ -123,6 +156,9 @@ class _Grading:
             raise Stopped(f"{doing} took longer than {self.timeout * LOAD_FACTOR:g} s and was "
                           "stopped. Is there an endless loop, say a while loop whose "
                           "condition never changes?") from None
+        except SetupFailed:  # no code of the learner's ran: their file is not to blame
+            sandbox.stop()
+            raise
         except Stopped as stopped:
             sandbox.stop()
             raise Stopped(f"{doing} ended the Python process: {stopped}") from None
@@ -201,7 +237,7 @@ class _Grading:
         except Stopped as stopped:
             self.stop()
             text = str(stopped)
-            if not text.startswith('Running your file'):
+            if not (text.startswith('Running your file') or isinstance(stopped, SetupFailed)):
                 text = f"Checking exercise {number} ended the Python process: {text}"
             return Result(number, title, FAILED, message=text)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:

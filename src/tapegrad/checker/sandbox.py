@@ -34,9 +34,12 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import resource
 import time
 from collections import deque
 from pathlib import Path
+
+from .worker import LIMITS_FAILED
 
 WORKER = Path(__file__).with_name('worker.py')
 OUTPUT_CAP = 64 * 1024      # bytes of the learner's output kept, the last ones
@@ -52,6 +55,10 @@ class Stopped(Exception):
 
 class TimedOut(Stopped):
     """The worker did not answer in time."""
+
+
+class SetupFailed(Stopped):
+    """The worker could not take its limits, so it ran none of the learner's code."""
 
 
 class Sandbox:
@@ -120,7 +127,7 @@ class Sandbox:
                     if not chunk:
                         self._selector.unregister(self._output)
                 elif not chunk:
-                    raise Stopped(self.death())
+                    raise self._ended()
                 else:
                     self._pending += chunk
                     if len(self._pending) > REPLY_CAP:
@@ -137,6 +144,17 @@ class Sandbox:
         self._output_size += len(chunk)
         while self._output_size - len(self.output[0]) >= OUTPUT_CAP:
             self._output_size -= len(self.output.popleft())
+
+    def _ended(self):
+        """The exception for a worker that has ended: how it died, or why it did not start."""
+        text = self.death()
+        first_words = b''.join(self.output).decode('utf-8', 'replace').split('\n', 1)[0]
+        if first_words.startswith(LIMITS_FAILED + ': '):
+            return SetupFailed(f"the checker could not set the worker's limits "
+                               f"({first_words[len(LIMITS_FAILED) + 2:]}), so it stopped before "
+                               "running any code: check --memory and --timeout against this "
+                               "shell's limits (`ulimit -a`)")
+        return Stopped(text)
 
     def death(self):
         """How the worker ended, for the report: its signal or exit status, and last words."""
@@ -208,6 +226,12 @@ def _kill_marked(mark):
                 continue
         if not found:
             return
+
+
+def hard_limit(limit):
+    """This process's hard resource limit, which its workers inherit, or None if unlimited."""
+    hard = resource.getrlimit(limit)[1]
+    return None if hard == resource.RLIM_INFINITY or hard < 0 else hard
 
 
 def _python_readable_by_everyone():

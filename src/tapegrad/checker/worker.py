@@ -35,6 +35,7 @@ import traceback
 
 NOBODY = 65534
 PROBE_FILE = '<tapegrad check>'  # where the grader's probe code is compiled from
+LIMITS_FAILED = "tapegrad check: the worker could not take its limits"  # its first words then
 
 
 def take_limits(memory_mib, cpu_seconds, file_mib, become_nobody):
@@ -201,7 +202,11 @@ def _record_losses(tree, line, loss_name):
 
 
 def main(request_fd, reply_fd, memory_mib, cpu_seconds, file_mib, become_nobody):
-    take_limits(memory_mib, cpu_seconds, file_mib, become_nobody)
+    try:
+        take_limits(memory_mib, cpu_seconds, file_mib, become_nobody)
+    except (OSError, ValueError, OverflowError) as error:  # say so, rather than run unlimited
+        print(f"{LIMITS_FAILED}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        os._exit(1)
     faulthandler.enable(file=sys.stderr)  # a crash still names the line it died on
     requests = os.fdopen(request_fd, 'r', encoding='utf-8')
     replies = os.fdopen(reply_fd, 'w', encoding='utf-8')
