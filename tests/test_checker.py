@@ -589,6 +589,39 @@ def test_a_folder_of_three_submissions_gives_a_csv_of_three_rows(tmp_path, noteb
     assert '<table>' in to_html(grade_all(again[:1]))
 
 
+# A forged answer to "load", with the nonce read from the worker's own frame: bad types
+FORGED_LOAD_REPLY = '''
+import json, os, sys
+frame = sys._getframe()
+while 'replies' not in frame.f_locals:
+    frame = frame.f_back
+replies, nonce = frame.f_locals['replies'], frame.f_locals['request']['nonce']
+replies.write(json.dumps({'problems': 5, 'names': [], 'imported': 7, 'losses': None,
+                          'nonce': nonce}) + '\\n')
+replies.flush()
+os._exit(0)
+'''
+BREAKS_THE_GRADING = {
+    'forged.py': (FORGED_LOAD_REPLY, "TypeError"),
+    'realtime_signal.py': ("import os\nos.kill(os.getpid(), 40)\n",
+                           "Running your file ended the Python process: it crashed (signal 40)"),
+    'deep.py': ("x = " + "1 + " * 100_000 + "1\n",
+                "deep.py cannot be compiled: it nests too deeply for Python (RecursionError"),
+    'numbers.ipynb': (json.dumps({'cells': [{'cell_type': 'code', 'source': [1, 2]}]}),
+                      "code cell 1 has a 'source' that is not text"),
+}
+
+
+def test_a_file_that_breaks_the_grading_gets_its_own_error_and_the_class_goes_on(tmp_path):
+    paths = [write(tmp_path, name, text) for name, (text, _) in BREAKS_THE_GRADING.items()]
+    graded = grade_all(paths + [write(tmp_path, 'alice.py', ENGINE)])
+    for submission, (_, error) in zip(graded, BREAKS_THE_GRADING.values()):
+        assert error in submission.error, submission.error
+        assert not submission.results
+    assert graded[-1].passed == len(EXERCISES) and not graded[-1].error
+    assert "could not finish grading forged.py" in graded[0].error
+
+
 # ----------------------------------------------------------------------------------
 # The exercise notebooks themselves
 

@@ -8,7 +8,9 @@ For each file: read its cells, read its code (source.py), run it in a sandbox
 3. what its check says (exercises/): passed, failed, not started, partly done or blocked.
 
 A check that runs out of time or kills the worker fails that exercise only: the next one
-gets a fresh worker. Several files are graded side by side, each in its own worker.
+gets a fresh worker. Several files are graded side by side, each in its own worker; a file
+that breaks its grading in any other way gets an error of its own, and the others are
+graded as usual.
 """
 
 import math
@@ -125,6 +127,13 @@ def grade(path, timeout=10.0, memory_mib=MEMORY_MIB):
         return _Grading(path, cells, timeout, memory_mib).run()
     except LearnerFileError as error:
         return Submission(path, error=str(error))
+    except Exception as error:  # one file must never stop the grading of the others
+        return Submission(path, error=(
+            f"The checker could not finish grading {path.name}: {type(error).__name__}: "
+            f"{error}.\nEither the answers from the process running the code were not what "
+            "the checker asked for (does the code change the checker's worker, or write to "
+            "its channel?), or tapegrad check has a bug: if the code does neither, please "
+            "report it with this file. The other files were graded as usual."))
 
 
 def grade_all(paths, timeout=10.0, memory_mib=MEMORY_MIB, jobs=None):
@@ -151,6 +160,8 @@ class _Grading:
         sandbox = Sandbox(self.memory_mib, _cpu_seconds(self.timeout))
         try:
             loaded = sandbox.load(self.request, _deadline(self.timeout * LOAD_FACTOR))
+            loop = self.analysis.loop
+            self.learner = Learner(sandbox, loaded, loop[1:] if loop else (), self.timeout)
         except TimedOut:
             sandbox.stop()
             raise Stopped(f"{doing} took longer than {self.timeout * LOAD_FACTOR:g} s and was "
@@ -162,8 +173,9 @@ class _Grading:
         except Stopped as stopped:
             sandbox.stop()
             raise Stopped(f"{doing} ended the Python process: {stopped}") from None
-        loop = self.analysis.loop
-        self.learner = Learner(sandbox, loaded, loop[1:] if loop else (), self.timeout)
+        except BaseException:
+            sandbox.stop()
+            raise
         return loaded
 
     def stop(self):
@@ -176,11 +188,13 @@ class _Grading:
             loaded = self.start("Running your file")
         except Stopped as stopped:
             raise LearnerFileError(str(stopped)) from None
-        submission = Submission(self.path, problems=[self._problem(p) for p in loaded['problems']],
-                                imported=[m for m in loaded['imported'] if m in AUTOGRAD_LIBRARIES])
-        names = loaded['names']
-        results = {}
         try:
+            submission = Submission(self.path,
+                                    problems=[self._problem(p) for p in loaded['problems']],
+                                    imported=[m for m in loaded['imported']
+                                              if m in AUTOGRAD_LIBRARIES])
+            names = loaded['names']
+            results = {}
             for exercise in EXERCISES:
                 results[exercise.number] = (self._not_yours(exercise, names)
                                             or _absent(exercise, names)

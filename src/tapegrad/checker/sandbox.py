@@ -161,7 +161,10 @@ class Sandbox:
         self.stop(drain=True)
         code = self.process.returncode
         if code < 0:
-            name = signal.Signals(-code).name
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:  # a real-time signal, say, which has no name
+                name = f"signal {-code}"
             text = f"it crashed ({name})"
             if name == 'SIGSEGV':
                 text += " (very deep recursion does this once sys.setrecursionlimit is raised)"

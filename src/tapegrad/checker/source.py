@@ -49,12 +49,19 @@ def read_cells(path):
     except (ValueError, KeyError, TypeError, AttributeError):
         raise LearnerFileError(f"{path} is not a Jupyter notebook (no JSON with a list of "
                                "cells)") from None
-    return [Cell(f"{path.name}, code cell {number}", _python_only(_joined(cell.get('source', ''))))
+    return [Cell(f"{path.name}, code cell {number}",
+                 _python_only(_joined(cell.get('source', ''), f"{path}, code cell {number}")))
             for number, cell in enumerate(code_cells, start=1)]
 
 
-def _joined(source):
-    return source if isinstance(source, str) else ''.join(source)
+def _joined(source, where):
+    """A cell's source: Jupyter writes it as a string or as a list of strings."""
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return ''.join(source)
+    if not isinstance(source, str):
+        raise LearnerFileError(f"{where} has a 'source' that is not text: {source!r:.80}; "
+                               "open the notebook in Jupyter and save it again")
+    return source
 
 
 def _python_only(code):
@@ -95,6 +102,10 @@ def syntax_error(cells):
             return text
         except ValueError as error:  # source code containing null bytes
             return f"{cell.label} cannot be compiled: {error}"
+        except (RecursionError, MemoryError) as error:  # Python's parser gave up
+            return (f"{cell.label} cannot be compiled: it nests too deeply for Python "
+                    f"({type(error).__name__}: {error}); split a long expression, such as "
+                    "a sum of thousands of terms, into several lines")
     return None
 
 
