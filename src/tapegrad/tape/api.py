@@ -6,6 +6,7 @@ current `.data`, leaving gradients in their `.grad` as the eager engine would.
 
 import math
 import numbers
+import operator
 
 import numpy as np
 
@@ -60,7 +61,9 @@ def _flat(parts):
     """All the data arguments' floats in one array, from their _flatten()s."""
     if len(parts) == 1:
         return parts[0][1]
-    return np.concatenate([flat for _, flat in parts]) if parts else np.zeros(0)
+    flat = np.concatenate([flat for _, flat in parts]) if parts else np.zeros(0)
+    flat.flags.writeable = False  # (kept for the next call, as the parts are)
+    return flat
 
 
 def _sign(number):
@@ -221,6 +224,7 @@ class CompiledFunction:
         self._runs = {}  # shapes of the data -> how calls with such data run (_AsTraced, ...)
         self._raw = {}   # shapes of the data -> (the tape as traced, the data it was traced on)
         self._seen = {}  # argument's position -> (_snapshot of its last list, its _flatten)
+        self._last = [None], None  # the last call's _flatten()s, and their _flat()
 
     def __call__(self, *data):
         run, flat = self._run_for(data)
@@ -287,7 +291,10 @@ class CompiledFunction:
                 run.rebuild(self.backend)
         parts = [self._flatten(i, d) for i, d in enumerate(data)]
         shapes = tuple(shape for shape, _ in parts)
-        flat = _flat(parts)
+        last_parts, flat = self._last
+        if len(parts) != len(last_parts) or not all(map(operator.is_, parts, last_parts)):
+            flat = _flat(parts)  # (else: the same arrays as at the last call)
+            self._last = parts, flat
         if shapes not in self._runs:
             with collector_paused():
                 tape, template = _trace(self.fn, self.params, data, flat)
@@ -378,16 +385,20 @@ class _InBatches:
         self.plan.rebuild(backend)
 
     def __call__(self, flat, pvals, pgrad):
-        value, _ = self.plan.forward_backward(flat[self.found.sample_inputs],
-                                              flat[self.found.loss_inputs], pvals, pgrad,
-                                              accumulate=True)
+        value, _ = self.plan.forward_backward(*self._split(flat), pvals, pgrad, accumulate=True)
         return value
 
     def train(self, flat, pvals, pgrad, update, hyper, compiled):
-        value, _, problem = self.plan.train(None, flat[self.found.sample_inputs],
-                                            flat[self.found.loss_inputs], pvals, pgrad,
-                                            update, hyper)
+        value, _, problem = self.plan.train(None, *self._split(flat), pvals, pgrad, update,
+                                            hyper)
         return value, problem
+
+    def _split(self, flat):
+        """(the samples' inputs, the loss's): the last call's, for the same array."""
+        if getattr(self, '_for', None) is not flat:
+            self._for, self._parts = flat, (flat[self.found.sample_inputs],
+                                            flat[self.found.loss_inputs])
+        return self._parts
 
 
 def _seed(replay, pgrad):
