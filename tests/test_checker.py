@@ -622,6 +622,41 @@ def test_a_file_that_breaks_the_grading_gets_its_own_error_and_the_class_goes_on
     assert "could not finish grading forged.py" in graded[0].error
 
 
+def test_grades_are_written_as_files_finish(tmp_path, monkeypatch):
+    """A grader killed halfway (say by a learner's os.kill(os.getppid(), ...)) keeps the
+    grades of the files that were done."""
+    paths = [write(tmp_path, f'{name}.py', FINITE_DIFFERENCE) for name in ('a', 'b', 'c')]
+
+    def killed_after_one(files, timeout, memory_mib, jobs, on_done):
+        on_done(1, grade_all([files[1]])[0])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, 'grade_all', killed_after_one)
+    sheet = tmp_path / 'grades.csv'
+    with pytest.raises(KeyboardInterrupt):
+        command.run([str(p) for p in paths], 10.0, 1024, 2, [str(sheet)])
+    rows = sheet.read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith(f"{paths[1]},passed,")
+
+
+@pytest.mark.parametrize('report, words', [
+    ('grades.xlsx', "--report {}: the grades are written as .csv or .html; give a file "
+                    "name that ends in one of them"),
+    ('nosuch/grades.csv', "--report {}: cannot write there"),
+    ('a_folder.csv', "--report {}: cannot write there (Is a directory)"),
+])
+def test_a_report_that_cannot_be_written_stops_before_grading(report, words, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.setattr(command, 'grade_all', lambda *args, **kwargs: pytest.fail("graded"))
+    destination = tmp_path / report
+    if report == 'a_folder.csv':
+        destination.mkdir()
+    with pytest.raises(ValueError) as error:
+        command.run([str(write(tmp_path, 'a.py', FINITE_DIFFERENCE))], 10.0, 1024, 2,
+                    [str(destination)])
+    assert words.format(destination) in str(error.value)
+
+
 # ----------------------------------------------------------------------------------
 # The exercise notebooks themselves
 

@@ -17,7 +17,7 @@ import math
 import numbers
 import resource
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,12 +136,22 @@ def grade(path, timeout=10.0, memory_mib=MEMORY_MIB):
             "report it with this file. The other files were graded as usual."))
 
 
-def grade_all(paths, timeout=10.0, memory_mib=MEMORY_MIB, jobs=None):
-    """Grade many files side by side, `jobs` at a time: their Submissions, in order."""
+def grade_all(paths, timeout=10.0, memory_mib=MEMORY_MIB, jobs=None, on_done=None):
+    """Grade many files side by side, `jobs` at a time: their Submissions, in order.
+
+    `on_done(index, submission)`, if given, is called in this thread as each file is done.
+    """
     timeout = validate_timeout(timeout)
     validate_limits(timeout, memory_mib)
+    graded = [None] * len(paths)
     with ThreadPoolExecutor(max_workers=jobs or 2) as pool:
-        return list(pool.map(lambda p: grade(p, timeout, memory_mib), paths))
+        running = {pool.submit(grade, path, timeout, memory_mib): index
+                   for index, path in enumerate(paths)}
+        for done in as_completed(running):
+            graded[running[done]] = done.result()
+            if on_done is not None:
+                on_done(running[done], graded[running[done]])
+    return graded
 
 
 class _Grading:
