@@ -10,4 +10,11 @@ install_graphviz() {
     fi
 }
 
-command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
+# uv makes the environments. Where the system's Python refuses pip installs (Debian and
+# Ubuntu mark it externally managed), uv goes into the user's own folder (~/.local/bin).
+if ! command -v uv >/dev/null 2>&1; then
+    export PATH="$HOME/.local/bin:$PATH"
+    command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv 2>/dev/null \
+        || python3 -m pip install -q --user --break-system-packages uv \
+        || { echo "could not install uv with pip; install it as https://docs.astral.sh/uv/ says" >&2; exit 1; }
+fi
