@@ -117,6 +117,20 @@ def test_float32_on_request_and_pytorch_s_generator_untouched():
     assert net[0].weight[0, 0].item() == np.float32(model.layers[0].neurons[0].w[0].data)
 
 
+def test_dtype_by_name_and_what_else_is_refused():
+    model = MLP(2, [4, 1], rng=random.Random(0))
+    for name, dtype in [('float32', torch.float32), ('torch.float32', torch.float32),
+                        ('float64', torch.float64), (torch.float16, torch.float16)]:
+        assert to_torch(model, dtype=name)[0].weight.dtype == dtype
+    accepted = r"dtype must be a floating-point torch dtype such as torch.float64 .* or its name"
+    for dtype in ['int64', torch.int32, 'nn', 'float8']:
+        with pytest.raises(ValueError, match=rf"to_torch: {accepted}, 'float64' or 'float32'; got "):
+            to_torch(model, dtype=dtype)
+    for dtype in [float, np.float32]:
+        with pytest.raises(TypeError, match=f"to_torch: {accepted}"):
+            to_torch(model, dtype=dtype)
+
+
 def test_every_activation_has_a_pytorch_module():
     assert set(TORCH_ACTIVATIONS) == set(ACTIVATIONS)
 

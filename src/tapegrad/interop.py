@@ -47,7 +47,8 @@ def to_torch(model, dtype=None):
     """`model` (a Neuron, Layer or MLP) as a torch.nn.Sequential with the same weights.
 
     float64 by default, where outputs and gradients agree with tapegrad's to rounding;
-    `dtype=torch.float32` for PyTorch's usual precision. The Sequential takes a batch of
+    `dtype=torch.float32` (or the name 'float32') for PyTorch's usual precision: any
+    floating-point torch dtype, or its name as torch spells it. The Sequential takes a batch of
     rows and gives one row of outputs per input row (one column for a single neuron).
 
         >>> import random
@@ -59,12 +60,13 @@ def to_torch(model, dtype=None):
         )
     """
     torch = _torch()
+    dtype = _float_dtype(torch, dtype, 'to_torch')
     layers = _linears(model)
     modules = []
     for i, (weight, bias, act) in enumerate(layers):
         # skip_init: no random weights (nor a draw from torch's generator); loaded below
         modules.append(torch.nn.utils.skip_init(torch.nn.Linear, len(weight[0]), len(weight),
-                                                dtype=dtype or torch.float64))
+                                                dtype=dtype))
         if act not in TORCH_ACTIVATIONS:
             raise ValueError(f"to_torch: layer {i} has the activation {act!r}, which has no "
                              f"PyTorch module here; known: {', '.join(TORCH_ACTIVATIONS)}")
@@ -73,6 +75,20 @@ def to_torch(model, dtype=None):
     twin = torch.nn.Sequential(*modules)
     twin.load_state_dict(model.state_dict(as_tensors=True))
     return twin
+
+
+def _float_dtype(torch, dtype, caller):
+    """The torch dtype that `dtype` names: None is float64; a floating-point torch.dtype,
+    or its name ('float32', 'torch.float32'), is itself."""
+    if dtype is None:
+        return torch.float64
+    found = getattr(torch, dtype.removeprefix('torch.'), None) if isinstance(dtype, str) else dtype
+    if isinstance(found, torch.dtype) and found.is_floating_point:
+        return found
+    error = ValueError if isinstance(dtype, (str, torch.dtype)) else TypeError
+    raise error(f"{caller}: dtype must be a floating-point torch dtype such as torch.float64 "
+                f"(the default) or torch.float32, or its name, 'float64' or 'float32'; got "
+                f"{dtype!r}")
 
 
 def _linears(model):
@@ -150,11 +166,11 @@ def to_onnx(model, path, dtype=None):
 
     The graph maps 'input', a batch of rows of the model's inputs (any number of rows),
     to 'output', one row per input row. float64 by default, as to_torch; pass
-    dtype=torch.float32 for runtimes without double precision. Needs PyTorch 2.5 or later
-    and the onnx and onnxscript packages.
+    dtype=torch.float32 (or 'float32') for runtimes without double precision. Needs
+    PyTorch 2.5 or later and the onnx and onnxscript packages.
     """
     torch = _torch()
-    twin = to_torch(model, dtype).eval()
+    twin = to_torch(model, _float_dtype(torch, dtype, 'to_onnx')).eval()
     first = twin[0]
     # two rows: an example batch of one would be exported as a fixed size of one
     example = torch.zeros(2, first.in_features, dtype=first.weight.dtype)
