@@ -254,6 +254,19 @@ def test_load_csv_target_by_name(tmp_path):
     assert same_csv(load_csv(path, target=0), load_csv(path, target='y'))
 
 
+def test_load_csv_target_written_as_an_integer_is_a_name_first_then_an_index(tmp_path):
+    path = write(tmp_path, "a,2019,y\n1,2,0.5\n3,4,1.5\n")
+    assert load_csv(path, target='2019')[1].tolist() == [2, 4]      # the column named 2019
+    assert same_csv(load_csv(path, target='0'), load_csv(path, target=0))
+    assert same_csv(load_csv(path, target='-2'), load_csv(path, target='2019'))
+    with pytest.raises(DataError, match="no column index 2020"):
+        load_csv(path, target='2020')
+    # without a header, text is an index even when a first-row cell spells it
+    path = write(tmp_path, "1,2,0\n3,4,1\n")
+    assert same_csv(load_csv(path, target='2'), load_csv(path, target=2))
+    assert same_csv(load_csv(path, target='1', header=False), load_csv(path, target=1, header=False))
+
+
 def test_load_csv_reads_class_names_in_the_target_column(tmp_path):
     path = write(tmp_path, "1.5,2,yes\n3,4.5, no\n0,1,yes\n")   # no header: 'yes' is a name
     X, y, names = load_csv(path)

@@ -227,9 +227,11 @@ def load_csv(path, target=None, header='auto'):
     X is a NumPy array of floats, one row a sample: 8 bytes a number, so a file of a
     million rows loads in seconds into about the memory its numbers take. `target` is the
     target column's name or its index (0-based; negative counts from the end); None means
-    the last column. The target column holds numbers or class names, not both: y is an
-    array of ints when the numbers are all whole (class labels), of floats otherwise, and
-    of str for names such as `yes`/`no` (an object array).
+    the last column. Text written as an integer ('2019', '-1') is a column's name when the
+    header has that name, and an index otherwise (the command line's --target is text).
+    The target column holds numbers or class names, not both: y is an array of ints when
+    the numbers are all whole (class labels, or counts and prices: the caller decides), of
+    floats otherwise, and of str for names such as `yes`/`no` (an object array).
 
     `header` is True, False, or 'auto': the first row is a header when one of its feature
     cells is not a number. Without a header the columns are named 'column 1', 'column 2',
@@ -251,6 +253,7 @@ def _read_csv(path, reader, target, header):
     first = next(rows, None)
     if first is None:
         raise DataError(f"{path} is empty: expected rows of comma-separated numbers")
+    target = _name_or_index(target, first[1], header)
     if header == 'auto':  # a class name in the target column (when known) makes no header
         target_cell = len(first[1]) - 1 if target is None else target
         header = any(_number(cell) is None for k, cell in enumerate(first[1])
@@ -366,6 +369,19 @@ def _not_utf8(path):
     line = raw.count(b'\n', 0, at) + 1
     return (f"{path}, line {line}: byte 0x{raw[at]:02x} is not UTF-8 text; save the file as "
             f"UTF-8 (in a spreadsheet, as \"CSV UTF-8\")")
+
+
+def _name_or_index(target, first_row, header):
+    """A target written as an integer ('2019', '-1'): the header's name if it has that
+    name, else the index. Other targets are returned as they are."""
+    if not isinstance(target, str):
+        return target
+    digits = target[1:] if target.startswith('-') else target
+    if not (digits.isascii() and digits.isdigit()):
+        return target
+    cells = [cell.strip() for cell in first_row]
+    has_header = header is True or (header == 'auto' and any(_number(cell) is None for cell in cells))
+    return target if has_header and target in cells else int(target)
 
 
 def _target_index(path, names, target):
