@@ -76,6 +76,11 @@ def dropout_from_torch(tmp_path):
     return from_torch(nn.Sequential(nn.Linear(2, 3), nn.Dropout(), nn.Linear(3, 1)))
 
 
+def to_torch_with_a_numpy_dtype(tmp_path):
+    from tapegrad.interop import to_torch  # the case needs PyTorch, as interop does
+    return to_torch(MLP(2, [1]), dtype=np.float32)
+
+
 def run_in(tmp_path, *args, limit_file_size=None):
     def limits():
         if limit_file_size:   # writes past it fail as on a full disk (Python ignores SIGXFSZ)
@@ -228,6 +233,11 @@ CASES = {
     'checkpoint-step': (checkpoint_changed(lambda d: d['training'].update(step='x')), raises(CheckpointError, r'ck.json: "training.step" must be a whole number >= 0, got "x"')),
     'checkpoint-history': (checkpoint_changed(lambda d: d['training'].update(history=None)), raises(CheckpointError, r'ck.json: "training.history" must hold the lists loss, accuracy and lr, got null')),
     'checkpoint-checksum': (checkpoint_changed(lambda d: None, change_a_digit), raises(CheckpointError, r'ck.json: the checksum does not match the contents')),
+    'cli-whole-number-targets': (train_on_csv('a,b,price\n' + ''.join(f'{i},{i % 7},{100 + 5 * i}\n' for i in range(30))), ('cli', 1, r'the targets of data.csv are whole numbers with 30 different values \(100, 105, 110, 115, 120, \.\.\.\): numbers to fit, or class labels\? give --loss mse for numbers \(such as prices or counts\), or --loss cross_entropy for 30 classes')),
+    'csv-target-number': (lambda t: load_csv(csv_file(t, 'a,2019,y\n1,2,0\n3,4,1\n'), target='2019')[1][0], equals(2)),
+    'playground-frames-zero': (cli('playground', '--export', 'p.html', '--frames', '0'), ('cli', 1, '--frames must be a whole number >= 1, got 0')),
+    'graph-out-format': (cli('graph', 'a', '--set', 'a=1', '--out', 'g.txt'), ('cli', 1, r"cannot tell how to draw 'g.txt': give --out a file ending in .svg, .png or .pdf, such as --out g.svg")),
+    'to-torch-dtype': (to_torch_with_a_numpy_dtype, raises(TypeError, r"to_torch: dtype must be a floating-point torch dtype such as torch.float64 \(the default\) or torch.float32, or its name, 'float64' or 'float32'; got <class 'numpy.float32'>")),
 }
 
 

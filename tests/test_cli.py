@@ -81,6 +81,11 @@ def test_bad_csv_is_one_line_naming_file_line_and_column(tmp_path):
     (['graph', 'a', '--set', 'a=one'], '--set takes NAME=NUMBER'),
     (['graph'], 'give a formula'),
     (['graph', '--mlp', '3'], '--mlp takes the input size then the layer sizes'),
+    (['graph', 'a', '--set', 'a=1', '--out', 'g.txt'],
+     "cannot tell how to draw 'g.txt': give --out a file ending in .svg, .png or .pdf, such as --out g.svg"),
+    (['graph', '--mlp', '2', '1', '--out', 'g'], "give --out a file ending in .svg, .png or .pdf"),
+    (['playground', '--export', 'p.html', '--frames', '0'], '--frames must be a whole number >= 1, got 0'),
+    (['playground', '--export', 'p.html', '--frames', '-3'], '--frames must be a whole number >= 1, got -3'),
 ])
 def test_run_failures_are_one_line(tmp_path, args, fragment):
     assert_one_line_error(tapegrad(*args, cwd=tmp_path), fragment)
@@ -210,6 +215,49 @@ def test_a_csv_that_cannot_train_is_refused_before_training(tmp_path, text, mess
     assert 'training' not in result.stdout and not (tmp_path / 'o' / 'model.json').exists()
 
 
+def whole_number_targets(path, n_samples, values):
+    rng = np.random.RandomState(0)
+    rows = ['a,b,price'] + [f'{a!r},{b!r},{values[i % len(values)]}'
+                            for i, (a, b) in enumerate(rng.uniform(size=(n_samples, 2)).tolist())]
+    path.write_text('\n'.join(rows) + '\n')
+    return path
+
+
+def test_whole_number_targets_of_many_values_ask_for_the_loss(tmp_path):
+    prices = whole_number_targets(tmp_path / 'prices.csv', 100, range(100, 400, 5))
+    result = tapegrad('train', '--dataset', prices, '--target', 'price', '--out', tmp_path / 'o')
+    assert_one_line_error(result, f'the targets of {prices} are whole numbers with ', 'with 60 different values (100, 105, 110, 115, 120, ...)',
+                          'give --loss mse for numbers (such as prices or counts), or --loss cross_entropy for ')
+    assert not (tmp_path / 'o' / 'model.json').exists()
+    result = tapegrad('train', '--dataset', prices, '--loss', 'mse', '--steps', '2', '--lr', '1e-6',
+                      '--out', tmp_path / 'o')
+    assert result.returncode == 0, result.stderr
+    assert 'loss mse' in result.stdout and MLP.load(tmp_path / 'o' / 'model.json').sizes == [2, 16, 16, 1]
+    result = tapegrad('train', '--dataset', prices, '--loss', 'cross_entropy', '--steps', '2', '--out', tmp_path / 'c')
+    assert result.returncode == 0, result.stderr
+    assert MLP.load(tmp_path / 'c' / 'model.json').sizes == [2, 16, 16, 60]
+    # few whole numbers, each many times, are still classes; more than half the samples are not
+    digits = whole_number_targets(tmp_path / 'digits.csv', 100, range(10))
+    result = tapegrad('train', '--dataset', digits, '--steps', '2', '--out', tmp_path / 'd')
+    assert result.returncode == 0, result.stderr
+    assert 'loss cross_entropy' in result.stdout
+    few = whole_number_targets(tmp_path / 'few.csv', 6, range(10))
+    assert_one_line_error(tapegrad('train', '--dataset', few, '--out', tmp_path / 'f'), 'give --loss mse')
+
+
+def test_a_target_written_as_a_number_is_a_column_name_first(tmp_path):
+    path = tmp_path / 'years.csv'
+    path.write_text('a,2019,y\n' + ''.join(f'{i / 10},{i % 2},{i / 7}\n' for i in range(20)))
+    result = tapegrad('train', '--dataset', path, '--target', '2019', '--steps', '2', '--out', tmp_path / 'o')
+    assert result.returncode == 0, result.stderr
+    assert 'loss hinge' in result.stdout     # the 0/1 column named 2019, not an index
+    result = tapegrad('train', '--dataset', path, '--target', '-1', '--steps', '2', '--out', tmp_path / 'o')
+    assert result.returncode == 0, result.stderr
+    assert 'loss mse' in result.stdout       # the last column, y
+    assert_one_line_error(tapegrad('train', '--dataset', path, '--target', '2020', '--out', tmp_path / 'o'),
+                          'no column index 2020')
+
+
 def test_a_large_csv_trains_on_mini_batches_by_default_and_says_so(tmp_path):
     X, labels = make_moons(n_samples=20_000, noise=0.2, random_state=0)
     path = tmp_path / 'big.csv'
@@ -288,6 +336,27 @@ def test_help_does_not_import_numpy():
     assert done.returncode == 0 and 'usage: tapegrad' in done.stdout
     imported = re.findall(r'\|\s+([\w.]+)$', done.stderr, flags=re.MULTILINE)
     assert 'tapegrad.cli' in imported and 'numpy' not in imported
+
+
+def test_defaults_kept_by_other_modules_are_theirs():
+    from tapegrad.checker.sandbox import MEMORY_MIB
+    from tapegrad.playground.settings import DEFAULTS
+    assert cli.given(cli.parse(['check', 'x.py']).memory) == MEMORY_MIB
+    assert cli.parse(['check', 'x.py', '--memory', '512']).memory == 512
+    help_text = tapegrad('check', '--help').stdout
+    assert f'(default: {MEMORY_MIB}' in help_text
+    args = cli.parse(['playground'])
+    for setting in cli.PLAYGROUND_SETTINGS:
+        assert cli.given(getattr(args, setting)) == getattr(DEFAULTS, setting), setting
+    help_text = ' '.join(tapegrad('playground', '--help').stdout.split())
+    assert f'--act ACT --export: default {DEFAULTS.act}' in help_text
+    assert f"(default: {' '.join(map(str, DEFAULTS.hidden))})" in help_text
+
+
+def test_graph_help_names_the_formats_drawn():
+    from tapegrad.viz._common import GRAPH_FORMATS
+    graph_help = tapegrad('graph', '--help').stdout
+    assert all(f'.{f}' in graph_help for f in GRAPH_FORMATS)
 
 
 def test_bench_help_shows_the_benchmarks_options():

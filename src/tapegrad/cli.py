@@ -30,10 +30,30 @@ DEFAULT_BATCH = 100
 DRAWN_POINTS = 5_000     # the boundary picture of a larger set shows a random sample
 MAX_DRAWN_VALUES = 500   # a graph drawing of more Values is unreadable
 DIVERGED = 10            # a last loss this many times the first: training blew up
+GUESSED_CLASSES = 20     # whole-number targets with more values than this may be numbers: ask
 
 
 class CommandError(Exception):
     """A failure the user can fix; printed as one line."""
+
+
+class Default:
+    """An option's default that the module owning it keeps, looked up only when needed.
+
+    argparse shows it in --help through %(default)s, which calls str(); importing the
+    checker or the playground (NumPy) while the parser is built would slow every command.
+    """
+
+    def __init__(self, look_up, shown=str):
+        self.look_up, self.shown = look_up, shown
+
+    def __str__(self):
+        return self.shown(self.look_up())
+
+
+def given(value):
+    """An option's value: what the user gave, or its Default looked up."""
+    return value.look_up() if isinstance(value, Default) else value
 
 
 # ----------------------------------------------------------------------------------
@@ -205,9 +225,7 @@ def load_dataset(name, target):
         return X, y, [f'x{i + 1}' for i in range(len(X[0]))]
     if not Path(name).is_file():
         raise CommandError(f"no dataset {name!r}: give a CSV file or one of {', '.join(DATASETS)}")
-    if target is not None and target.lstrip('-').isdigit():
-        target = int(target)
-    return data.load_csv(name, target=target)
+    return data.load_csv(name, target=target)   # text: a column's name, else an index
 
 
 class Task:
@@ -215,18 +233,18 @@ class Task:
 
     Class labels (whole numbers, or names such as 'yes'/'no') are sorted; class k is the
     model's output k for cross-entropy, and for two classes the model's one score says the
-    second class above 0 and the first below (hinge and bce).
+    second class above 0 and the first below (hinge and bce). Without a loss, whole numbers
+    of many values (prices, counts) could be numbers or classes: that is asked, not guessed.
     """
 
     def __init__(self, y, loss, source):
         import numpy as np
         labels = np.asarray(y)
         names = labels.dtype.kind in 'OUS'
-        whole = names or labels.dtype.kind in 'iu'
         if len(labels) < 2:
             raise CommandError(f"{source} has {len(labels)} sample; training needs at least 2")
         if loss is None:
-            loss = 'mse' if not whole else 'hinge' if len(np.unique(labels)) <= 2 else 'cross_entropy'
+            loss = default_loss(labels, source)
         self.loss, self.classes = loss, None
         if loss == 'mse':
             if names:
@@ -256,6 +274,24 @@ class Task:
             return "classes: " + ", ".join(f"output {k} = {c!r}" for k, c in enumerate(self.classes))
         low, high = self.classes
         return f"classes: a score above 0 means class {high!r}, below 0 class {low!r}"
+
+
+def default_loss(labels, source):
+    """mse for numbers, hinge for two classes, cross_entropy for more class names or for a
+    few whole numbers; whole numbers of many values may be either, so the user says which."""
+    import numpy as np
+    if labels.dtype.kind not in 'OUSiu':
+        return 'mse'
+    values = np.unique(labels)
+    if len(values) <= 2:
+        return 'hinge'
+    if labels.dtype.kind in 'iu' and (len(values) > GUESSED_CLASSES or len(values) > len(labels) / 2):
+        shown = ', '.join(map(str, values[:5].tolist())) + (', ...' if len(values) > 5 else '')
+        raise CommandError(f"the targets of {source} are whole numbers with {len(values):,} "
+                           f"different values ({shown}): numbers to fit, or class labels? give "
+                           f"--loss mse for numbers (such as prices or counts), or --loss "
+                           f"cross_entropy for {len(values):,} classes")
+    return 'cross_entropy'
 
 
 def check_numbers(args):
@@ -396,6 +432,7 @@ def cmd_graph(args):
         raise CommandError("give a formula such as \"tanh(2*a + b)\" with --set a=1 b=-3, "
                            "or a network with --mlp 3 4 4 1, but not both")
     out = Path(args.out)
+    check_picture_name(out)
     folder = output_folder(out.parent if str(out.parent) else '.')
     if args.mlp is not None:
         if len(args.mlp) < 2:
@@ -418,14 +455,30 @@ def cmd_graph(args):
     print(f"wrote {written}")
 
 
+def check_picture_name(out):
+    """--out must end in a format graphviz draws here, checked before anything is done."""
+    from .viz._common import GRAPH_FORMATS
+    if out.suffix.lstrip('.').lower() not in GRAPH_FORMATS:
+        endings = ['.' + f for f in GRAPH_FORMATS]
+        raise CommandError(f"cannot tell how to draw {str(out)!r}: give --out a file ending in "
+                           f"{', '.join(endings[:-1])} or {endings[-1]}, such as "
+                           f"--out {out.with_suffix('.svg')}")
+
+
 # ----------------------------------------------------------------------------------
 # tapegrad check, exercises, bench
+
+
+def memory_default():
+    from .checker.sandbox import MEMORY_MIB
+    return MEMORY_MIB
 
 
 def cmd_check(args):
     from .checker import command
     try:
-        text, status = command.run(args.paths, args.timeout, args.memory, args.jobs, args.report)
+        text, status = command.run(args.paths, args.timeout, given(args.memory), args.jobs,
+                                   args.report)
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
     print(text)
@@ -462,13 +515,35 @@ def cmd_bench(args):
 # tapegrad playground
 
 
+# the page's settings that --export takes, each defaulting to the page's own default
+PLAYGROUND_SETTINGS = ('dataset', 'hidden', 'act', 'loss', 'optimizer', 'lr', 'batch_size', 'l2',
+                       'seed', 'steps')
+
+
+def playground_default(setting):
+    """The page's default for `setting`, as --help shows it: 'all', '16 16'."""
+    def look_up():
+        from .playground.settings import DEFAULTS
+        return getattr(DEFAULTS, setting)
+
+    def shown(value):
+        if value is None:
+            return 'all'
+        return ' '.join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return Default(look_up, shown)
+
+
 def cmd_playground(args):
     from .playground import export_run, serve
     if args.export is None:
         return serve(host=args.host, port=args.port, open_browser=not args.no_browser)
-    path, run = export_run(args.export, frames=args.frames, dataset=args.dataset, hidden=args.hidden,
-                           act=args.act, loss=args.loss, optimizer=args.optimizer, lr=args.lr,
-                           batch_size=args.batch_size, l2=args.l2, seed=args.seed, steps=args.steps)
+    try:
+        validate.whole_number('--frames', args.frames)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    chosen = {setting: getattr(args, setting) for setting in PLAYGROUND_SETTINGS
+              if not isinstance(getattr(args, setting), Default)}   # the rest: the page's defaults
+    path, run = export_run(args.export, frames=args.frames, **chosen)
     print(f"wrote {path}: {len(run['frames'])} frames of {run['steps']} steps on "
           f"{run['facts']['dataset']}; open it in a browser (no server or network needed)")
     if run['message']:
@@ -497,8 +572,9 @@ def build_parser():
     train = commands.add_parser('train', help='train an MLP on a built-in dataset or a CSV file')
     train.add_argument('--dataset', default='moons',
                        help=f"{', '.join(DATASETS)}, or a CSV file path (default: %(default)s)")
-    train.add_argument('--target', help="CSV: the target column's name or index (default: the last); "
-                                        "it holds numbers, or class names such as yes/no")
+    train.add_argument('--target', help="CSV: the target column's name, or its index (0 the first, "
+                                        "-1 the last) if no column has that name (default: the "
+                                        "last); it holds numbers, or class names such as yes/no")
     train.add_argument('--hidden', type=int, nargs='+', default=[16, 16], metavar='N',
                        help='hidden layer sizes (default: 16 16)')
     train.add_argument('--act', choices=ACTIVATIONS, default='tanh',
@@ -506,7 +582,8 @@ def build_parser():
     train.add_argument('--out-act', choices=ACTIVATIONS, default='linear',
                        help='output activation (default: linear: scores, logits or numbers)')
     train.add_argument('--loss', choices=LOSSES, help='default: hinge for two classes, '
-                       'cross_entropy for more, mse for numbers')
+                       'cross_entropy for more, mse for numbers; whole numbers of more than '
+                       f'{GUESSED_CLASSES} values (or more than half the samples) need --loss')
     train.add_argument('--optimizer', choices=OPTIMIZERS, default='sgd',
                        help='(default: %(default)s)')
     train.add_argument('--lr', type=float, default=0.1, help='learning rate (default: %(default)s)')
@@ -537,7 +614,7 @@ def build_parser():
     check.add_argument('paths', nargs='+', metavar='PATH', help='.py or .ipynb files, or folders of them')
     check.add_argument('--timeout', type=positive_seconds, default=10.0,
                        help='seconds per exercise (default: %(default)s)')
-    check.add_argument('--memory', type=int, default=1024, metavar='MIB',
+    check.add_argument('--memory', type=int, default=Default(memory_default), metavar='MIB',
                        help="the learner's code's address-space limit (default: %(default)s MiB)")
     check.add_argument('--jobs', type=int, default=2, help='files graded at once (default: %(default)s)')
     check.add_argument('--report', action='append', default=[], metavar='FILE',
@@ -561,14 +638,15 @@ def build_parser():
     play.add_argument('--no-browser', action='store_true', help='print the URL, do not open a browser')
     play.add_argument('--export', metavar='FILE.html', help='train with the options below and write '
                       'one HTML file that replays the run, instead of serving')
-    play.add_argument('--frames', type=int, default=60, help='--export: frames kept (default: %(default)s)')
-    play.add_argument('--dataset', default='moons', help='--export: a built-in dataset or a CSV file')
-    for option, default in (('--act', 'relu'), ('--loss', 'auto'),
-                            ('--optimizer', 'sgd'), ('--lr', '0.1'), ('--steps', '100'),
-                            ('--batch-size', 'all'), ('--l2', '0.0001'), ('--seed', '1337')):
-        play.add_argument(option, default=default, help='--export: default %(default)s')
-    play.add_argument('--hidden', nargs='+', default=['16', '16'], metavar='N',
-                      help='--export: hidden layer widths (default: 16 16)')
+    play.add_argument('--frames', type=int, default=60,
+                      help='--export: frames kept, a whole number >= 1 (default: %(default)s)')
+    play.add_argument('--dataset', default=playground_default('dataset'),
+                      help='--export: a built-in dataset or a CSV file (default: %(default)s)')
+    for setting in PLAYGROUND_SETTINGS[2:]:
+        play.add_argument('--' + setting.replace('_', '-'), default=playground_default(setting),
+                          help='--export: default %(default)s')
+    play.add_argument('--hidden', nargs='+', default=playground_default('hidden'), metavar='N',
+                      help='--export: hidden layer widths (default: %(default)s)')
     play.set_defaults(run=cmd_playground)
 
     for command in commands.choices.values():  # --debug after the command works too
