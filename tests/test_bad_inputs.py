@@ -69,6 +69,13 @@ def unwritable_out(tmp_path):
     return cli('train', '--steps', '1', '--out', 'file/sub')(tmp_path)
 
 
+def check_a_file(*options):
+    def case(tmp_path):
+        (tmp_path / 'x.py').write_text('x = 1\n')
+        return cli('check', *options, 'x.py')(tmp_path)
+    return case
+
+
 def dropout_from_torch(tmp_path):
     import torch  # the case needs PyTorch, as interop does
     from tapegrad.interop import from_torch
@@ -191,6 +198,8 @@ CASES = {
     'cli-unknown-command': (cli('nosuch'), ('cli', 2, "invalid choice: 'nosuch'")),
     'cli-bad-number': (cli('train', '--steps', 'ten'), ('cli', 2, "argument --steps: invalid int value: 'ten'")),
     'cli-bad-choice': (cli('train', '--loss', 'l1'), ('cli', 2, "argument --loss: invalid choice: 'l1'")),
+    'check-report-suffix': (check_a_file('--report', 'grades.xlsx'), ('cli', 1, r"--report grades.xlsx: the grades are written as .csv or .html; give a file name that ends in one of them, such as grades.csv")),
+    'check-memory-range': (check_a_file('--memory', '99999999999999'), ('cli', 1, r"--memory must be a whole number of MiB from 64 to 134217728 \(128 TiB\); got 99999999999999")),
     'cli-no-dataset': (cli('train', '--dataset', 'nosuch'), ('cli', 1, "no dataset 'nosuch': give a CSV file or one of day5, exercise_2d, moons")),
     'cli-bad-formula': (cli('graph', 'tanh(a +'), ('cli', 1, r"cannot read 'tanh\(a \+'")),
     # the playground's checks; tests/test_playground_browser.py shows each message on the page
