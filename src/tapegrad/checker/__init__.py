@@ -14,9 +14,10 @@ from .exercises import EXERCISES
 from .grade import grade, grade_all, validate_timeout
 from .notebook import write_exercises
 from .report import text as report_text
+from .sandbox import MEMORY_MIB
 
 
-def check_path(path, timeout=10.0, memory_mib=1024):
+def check_path(path, timeout=10.0, memory_mib=MEMORY_MIB):
     """Grade the learner's `.py` or `.ipynb` file: (report text, exit status).
 
     The exit status is 0 when every exercise attempted passed (exercises not started yet
