@@ -14,13 +14,21 @@ server stays responsive. The server paces frames at 30 a second at most.
 import argparse
 import http.client
 import json
+import os
 import re
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlparse
+
+SRC = Path(__file__).resolve().parent.parent / 'src'
+
+
+class BenchmarkError(Exception):
+    """The playground did not start or answer as a page expects; the message says how."""
 
 
 def main(argv=None):
@@ -29,14 +37,26 @@ def main(argv=None):
     parser.add_argument('--steps-per-frame', default='1')
     args = parser.parse_args(argv)
 
+    env = dict(os.environ)  # this checkout's tapegrad, installed or not
+    env['PYTHONPATH'] = os.pathsep.join([str(SRC)] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
     server = subprocess.Popen([sys.executable, '-m', 'tapegrad', 'playground', '--no-browser'],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        url = urlparse(re.search(r'http://\S+/', server.stdout.readline()).group(0))
+        line = server.stdout.readline()
+        found = re.search(r'http://\S+/', line)
+        if not found:
+            server.kill()
+            raise BenchmarkError(f"`tapegrad playground` printed no URL (it printed {line!r}); "
+                                 f"its errors: {server.communicate()[1].strip() or 'none'}")
+        url = urlparse(found.group(0))
         return measure(url.hostname, url.port, args)
+    except BenchmarkError as error:
+        print(f"benchmarks/playground.py: {error}", file=sys.stderr)
+        return 1
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=15)
 
 
 def measure(host, port, args):
@@ -58,7 +78,9 @@ def measure(host, port, args):
                 frames.append((time.perf_counter(), event['step']))
 
     threading.Thread(target=listen, daemon=True).start()
-    ready.wait(30)
+    if not ready.wait(30):
+        raise BenchmarkError(f"no hello on http://{host}:{port}/api/events within 30 s: the "
+                             f"server does not stream events as a page expects")
 
     def post(path, body):
         connection = http.client.HTTPConnection(host, port, timeout=60)
@@ -66,11 +88,13 @@ def measure(host, port, args):
         connection.request('POST', path, json.dumps(dict(body, session=session['id'])),
                            {'Content-Type': 'application/json'})
         answer = json.loads(connection.getresponse().read())
+        if 'error' in answer:
+            raise BenchmarkError(f"POST {path} {body} was refused: {answer['error']}")
         return answer, time.perf_counter() - start
 
     post('/api/settings', {'settings': {'dataset': 'moons', 'layers': '2', 'widths': ['16', '16'],
                                         'steps_per_frame': args.steps_per_frame}})
-    post('/api/control', {'action': 'train'})
+    _, train = post('/api/control', {'action': 'train'})
     time.sleep(3)  # the first step traces the model; count from steady training on
     start, first = time.perf_counter(), len(frames)
     waits = []
@@ -87,7 +111,7 @@ def measure(host, port, args):
     print(f"  a neuron's graph while training: median {1000 * statistics.median(waits):.0f} ms, "
           f"slowest {1000 * max(waits):.0f} ms ({len(waits)} requests)")
     _, pause = post('/api/control', {'action': 'pause'})
-    print(f"  Pause answered in {1000 * pause:.0f} ms")
+    print(f"  Train answered in {1000 * train:.0f} ms, Pause (while training) in {1000 * pause:.0f} ms")
     return 0
 
 
