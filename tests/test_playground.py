@@ -336,3 +336,18 @@ def test_a_port_in_use_is_one_line_naming_it():
         result = tapegrad('--no-browser', '--port', port, timeout=60)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr and 'choose another --port' in result.stderr
+
+
+# ----------------------------------------------------------------------------------
+# The server's sessions: runs and sweeps without a browser
+
+
+def test_warm_up_starts_loading_numbas_loops():
+    """What it is for: a page's first run finds numba's loops loaded, or on their way."""
+    code = ("from tapegrad.playground.trainer import warm_up\n"
+            "from tapegrad.tape.backend import LOADER\n"
+            "warm_up()\n"
+            "assert LOADER.thread is not None, 'warm_up() did not start loading numba'\n"
+            "assert LOADER.wait(120), LOADER.why\n")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr

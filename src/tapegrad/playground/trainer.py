@@ -137,10 +137,12 @@ class Run:
 
 
 def warm_up():
-    """Train a tiny model for one step, so that the tape's first step for a page is quick
-    (its modules imported, numba's compiled loops loaded from their cache)."""
+    """Train a tiny model on the tape, so that the tape's first step for a page is quick:
+    its modules imported, and numba's compiled loops loading from their cache (a tape's
+    second step starts loading them in a thread, which the pages' runs then share)."""
     from ..nn import MLP
-    fit(MLP(2, [2, 1]), [[0.0, 1.0], [1.0, 0.0]], [1, -1], loss='hinge', steps=1, progress=False)
+    fit(MLP(2, [2, 1]), [[0.0, 1.0], [1.0, 0.0]], [1, -1], loss='hinge', steps=2,
+        engine='tape', progress=False)
 
 
 class Sweep:
