@@ -20,6 +20,7 @@ import torch
 from tapegrad.playground import record_run, replay_html
 from tapegrad.playground.frames import GRID, boundary, grid_points, plot_bounds
 from tapegrad.playground.neuron_graph import GraphError, neuron_graph
+from tapegrad.playground.server import allowed_hosts
 from tapegrad.playground.settings import (MAX_UPLOAD_BYTES, SettingsError, build_model, built_in,
                                           make_xor, parse_settings, read_csv, targets_for)
 
@@ -351,3 +352,10 @@ def test_warm_up_starts_loading_numbas_loops():
             "assert LOADER.wait(120), LOADER.why\n")
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
+
+
+def test_on_port_80_the_host_without_its_port_is_served():
+    """Browsers leave HTTP's own port out of the Host header."""
+    assert {'127.0.0.1', 'localhost', '[::1]', '127.0.0.1:80'} <= allowed_hosts('127.0.0.1', 80)
+    assert '127.0.0.1' not in allowed_hosts('127.0.0.1', 8080)
+    assert '[::1]' in allowed_hosts('::1', 80) and '[::1]:80' in allowed_hosts('::1', 80)

@@ -298,15 +298,17 @@ async def index(request):
 
 
 def allowed_hosts(host, port):
-    """The Host headers a browser sends for this server: host:port, and localhost's names."""
-    def header(name):
-        return f"[{name}]:{port}" if ':' in name else f"{name}:{port}"
+    """The Host headers a browser sends for this server: host:port, and localhost's names
+    (on port 80, HTTP's own, browsers leave the port out)."""
+    def headers(name):
+        bare = f"[{name}]" if ':' in name else name
+        return {f"{bare}:{port}", bare} if port == 80 else {f"{bare}:{port}"}
     names = {host}
     if _is_loopback(host) or _is_unspecified(host):
         names |= {'127.0.0.1', 'localhost', '::1'}
     if _is_unspecified(host):
         names |= {socket.gethostname(), socket.getfqdn()}
-    return {header(name) for name in names}
+    return set().union(*map(headers, names))
 
 
 def _is_loopback(host):
