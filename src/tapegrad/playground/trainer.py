@@ -40,7 +40,6 @@ class Run:
         self.frames = FrameMaker(self.model, dataset, self.facts)
         self.state, self.step, self.message = 'ready', 0, None
         self.snapshot = [p.data for p in self.model.parameters()]  # for the neuron graphs
-        self.engine = None
         self._turn = threading.Condition()
         self._leave = 0  # steps the run may take before it waits; math.inf while training
         self._stopped = False
@@ -74,12 +73,10 @@ class Run:
             self._thread.start()
         return self.state
 
-    def stop(self, wait=False):
+    def stop(self):
         with self._turn:
             self._stopped = True
             self._turn.notify_all()
-        if wait and self._thread is not None:
-            self._thread.join(timeout=5)
 
     # -- the training thread ------------------------------------------------------
 
@@ -165,10 +162,8 @@ class Sweep:
     def start(self):
         self._thread.start()
 
-    def stop(self, wait=False):
+    def stop(self):
         self._stopped = True
-        if wait:
-            self._thread.join(timeout=5)
 
     def _new_model(self):
         model = build_model(self.settings, self.dataset)
