@@ -20,9 +20,10 @@ import torch
 from tapegrad.playground import record_run, replay_html
 from tapegrad.playground.frames import GRID, boundary, grid_points, plot_bounds
 from tapegrad.playground.neuron_graph import GraphError, neuron_graph
-from tapegrad.playground.server import allowed_hosts
-from tapegrad.playground.settings import (MAX_UPLOAD_BYTES, SettingsError, build_model, built_in,
-                                          make_xor, parse_settings, read_csv, targets_for)
+from tapegrad.playground.server import OPTIONS, allowed_hosts
+from tapegrad.playground.settings import (DEFAULTS, MAX_UPLOAD_BYTES, SettingsError, build_model,
+                                          built_in, make_xor, page_fields, parse_settings,
+                                          read_csv, targets_for)
 
 
 # ----------------------------------------------------------------------------------
@@ -70,6 +71,12 @@ def test_good_settings_and_their_defaults():
     assert settings.lr == 0.01 and settings.batch_size == 32
     assert parse_settings({}).hidden == (16, 16)
     assert parse_settings({'batch_size': 'all'}).batch_size is None
+
+
+def test_the_page_is_given_the_defaults_as_its_fields():
+    assert OPTIONS['defaults'] == page_fields(DEFAULTS)
+    assert parse_settings(OPTIONS['defaults']) == DEFAULTS
+    assert OPTIONS['defaults']['l2'] == '0.0001' and OPTIONS['defaults']['batch_size'] == 'all'
 
 
 def test_a_loss_that_does_not_fit_the_targets_says_which_to_use():

@@ -32,9 +32,9 @@ from .frames import merge
 from .neuron_graph import GraphError, neuron_graph
 from ..nn import ACTIVATIONS
 from ..train import OPTIMIZERS
-from .settings import (BUILT_IN, COURSE_RATES, LOSS_CHOICES, MAX_LAYERS, MAX_UPLOAD_BYTES,
-                       MAX_WIDTH, STEPS_PER_FRAME, SettingsError, build_model, built_in,
-                       load_parameters, parse_settings, read_csv)
+from .settings import (BUILT_IN, COURSE_RATES, DEFAULTS, LOSS_CHOICES, MAX_LAYERS,
+                       MAX_UPLOAD_BYTES, MAX_WIDTH, STEPS_PER_FRAME, SettingsError, build_model,
+                       built_in, load_parameters, page_fields, parse_settings, read_csv)
 from .trainer import Run, Sweep, warm_up
 
 STATIC = Path(__file__).resolve().parent / 'static'
@@ -135,7 +135,7 @@ OPTIONS = {
     'activations': list(ACTIVATIONS), 'losses': list(LOSS_CHOICES),
     'optimizers': list(OPTIMIZERS), 'steps_per_frame': list(STEPS_PER_FRAME),
     'rates': list(COURSE_RATES), 'max_layers': MAX_LAYERS, 'max_width': MAX_WIDTH,
-    'max_upload_bytes': MAX_UPLOAD_BYTES,
+    'max_upload_bytes': MAX_UPLOAD_BYTES, 'defaults': page_fields(DEFAULTS),
 }
 
 

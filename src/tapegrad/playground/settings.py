@@ -250,6 +250,16 @@ def parse_settings(raw):
     )
 
 
+def page_fields(settings):
+    """`settings` as the page's fields hold them: text, as parse_settings reads it back."""
+    return {'dataset': settings.dataset, 'layers': str(len(settings.hidden)),
+            'widths': [str(width) for width in settings.hidden], 'act': settings.act,
+            'loss': settings.loss, 'optimizer': settings.optimizer, 'lr': str(settings.lr),
+            'batch_size': 'all' if settings.batch_size is None else str(settings.batch_size),
+            'l2': str(settings.l2), 'seed': str(settings.seed),
+            'steps_per_frame': str(settings.steps_per_frame), 'steps': str(settings.steps)}
+
+
 def settings_from(hidden=None, **fields):
     """Settings from keywords, as Python code writes them: settings_from(lr=0.1, hidden=[8, 8])."""
     raw = {key: str(value) for key, value in fields.items()}

@@ -5,10 +5,7 @@
 (() => {
   const $ = id => document.getElementById(id);
   const FIELDS = ['dataset', 'layers', 'act', 'loss', 'optimizer', 'lr', 'batch_size', 'l2', 'seed',
-                  'steps_per_frame', 'steps'];
-  const DEFAULTS = { dataset: 'moons', layers: '2', widths: ['16', '16'], act: 'relu', loss: 'auto',
-                     optimizer: 'sgd', lr: '0.1', batch_size: 'all', l2: '0.0001', seed: '1337',
-                     steps_per_frame: '1', steps: '100' };
+                  'steps_per_frame', 'steps'];  // their defaults come from the server, in hello
   const SWEEP_COLORS = ['#7d4cb0', '#1f6fb4', '#2a9d3c', '#e8820c'];
   const page = {
     session: null, options: null, run: null, facts: null, loss: [], accuracy: [],
@@ -369,19 +366,19 @@
     $('sweep').textContent = `Run the sweep: lr ${o.rates.join(', ')}`;
     $('limits').textContent = `up to ${o.max_layers} hidden layers of up to ${o.max_width} neurons; ` +
                               `CSV files up to ${Math.round(o.max_upload_bytes / 1000)} kB`;
-    writeSettings(DEFAULTS);
+    writeSettings(o.defaults);
     const asked = urlSettings();
     if (Object.keys(asked).length) {
-      const wanted = Object.assign({}, DEFAULTS, asked);
+      const wanted = Object.assign({}, o.defaults, asked);
       const shown = wanted.dataset;
       writeSettings(wanted);
       if (!(await applySettings(wanted))) {
         const message = $('message').textContent;
-        if (!o.datasets[shown] && shown !== 'upload') $('dataset').value = DEFAULTS.dataset;
-        await applySettings(readSettings()) || await applySettings(DEFAULTS);
+        if (!o.datasets[shown] && shown !== 'upload') $('dataset').value = o.defaults.dataset;
+        await applySettings(readSettings()) || await applySettings(o.defaults);
         say(message, null);
       }
-    } else await applySettings(DEFAULTS);
+    } else await applySettings(o.defaults);
   }
 
   document.addEventListener('DOMContentLoaded', () => {
