@@ -12,11 +12,13 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import torch
 
+from tapegrad import fit
 from tapegrad.playground import record_run, replay_html
 from tapegrad.playground.frames import GRID, boundary, grid_points, plot_bounds
 from tapegrad.playground.neuron_graph import GraphError, neuron_graph
@@ -24,6 +26,7 @@ from tapegrad.playground.server import OPTIONS, allowed_hosts
 from tapegrad.playground.settings import (DEFAULTS, MAX_UPLOAD_BYTES, SettingsError, build_model,
                                           built_in, make_xor, page_fields, parse_settings,
                                           read_csv, targets_for)
+from tapegrad.playground.trainer import Sweep
 
 
 # ----------------------------------------------------------------------------------
@@ -348,6 +351,32 @@ def test_a_port_in_use_is_one_line_naming_it():
 
 # ----------------------------------------------------------------------------------
 # The server's sessions: runs and sweeps without a browser
+
+
+def wait_until(condition, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.02)
+
+
+def test_the_sweep_trains_with_every_setting_of_the_page_but_the_rate():
+    """Its mini-batches too: fit() gets the page's seed, and the global random state is left alone."""
+    settings = parse_settings({'batch_size': '10', 'seed': '7', 'widths': ['4', '4'], 'l2': '0',
+                               'steps': '6'})
+    data, events = built_in('moons'), []
+    state = random.getstate()
+    sweep = Sweep(1, settings, data, events.append)
+    sweep.start()
+    wait_until(lambda: any(e['type'] == 'sweep-done' for e in events))
+    assert random.getstate() == state
+    final = next(e for e in events if e['type'] == 'sweep-done')['final']
+    for rate in sweep.rates:
+        page = parse_settings({'batch_size': '10', 'seed': '7', 'widths': ['4', '4'], 'l2': '0',
+                               'lr': str(rate)})
+        history = fit(build_model(page, data), data.X, targets_for('hinge', data), steps=6,
+                      progress=False, **page.fit_options(data))
+        assert final[str(rate)] == history.loss[-1], rate
 
 
 def test_warm_up_starts_loading_numbas_loops():

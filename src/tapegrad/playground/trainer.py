@@ -12,7 +12,7 @@ import math
 import threading
 import time
 
-from ..train import TrainingError, fit, lr_sweep
+from ..train import TrainingError, fit
 from .frames import FrameMaker, run_facts
 from .settings import COURSE_RATES, build_model, targets_for
 
@@ -143,9 +143,12 @@ def warm_up():
 
 
 class Sweep:
-    """The Day 5 experiment on the page's settings: a fresh model at each course rate.
+    """The Day 5 experiment on the page's settings: a fresh model at each course rate, for
+    settings.steps steps; sends each rate's losses (and boundary) as it goes.
 
-    Runs train.lr_sweep; sends each rate's losses (and boundary) as it goes.
+    As train.lr_sweep, but every setting but the rate is the page's, the seed of the
+    mini-batches included, and the models are drawn from their own generators (this runs
+    in a thread: the global random state is not its to reseed).
     """
 
     def __init__(self, sweep_id, settings, dataset, publish):
@@ -186,21 +189,35 @@ class Sweep:
                           index=index))
 
     def _sweep(self):
-        steps = self.settings.steps
-        options = self.settings.fit_options(self.dataset)
-        del options['lr']  # the sweep's to choose
         try:
-            curves = lr_sweep(self._new_model, self.dataset.X, self.targets, rates=self.rates,
-                              steps=steps, callback=self._after_step, **options)
+            curves = self._curves()
         except Stopped:
             return
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001 - whatever it is, the page must hear of it
             self.publish({'type': 'error', 'kind': 'sweep', 'sweep': self.id,
                           'message': f"The sweep failed: {type(error).__name__}: {error}"})
             return
+        self._done(curves)
+
+    def _curves(self):
+        """{rate: its losses}; a rate that blows up keeps the losses it had until then."""
+        options = self.settings.fit_options(self.dataset)
+        del options['lr']  # the sweep's to choose
+        curves = {}
+        for rate in self.rates:
+            try:
+                history = fit(self._new_model(), self.dataset.X, self.targets, lr=rate,
+                              steps=self.settings.steps, progress=False,
+                              callback=self._after_step, **options)
+            except TrainingError as error:
+                history = error.history
+            curves[rate] = history.loss
+        return curves
+
+    def _done(self, curves):
         notes = {}
         for rate, curve in curves.items():
-            if len(curve) < steps:
+            if len(curve) < self.settings.steps:
                 notes[str(rate)] = (f"stopped after {len(curve)} steps: the loss or a gradient "
                                     f"was no longer finite (too large a rate)")
         self.publish({'type': 'sweep-done', 'sweep': self.id, 'notes': notes,
