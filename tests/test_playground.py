@@ -22,10 +22,10 @@ from tapegrad import fit
 from tapegrad.playground import record_run, replay_html
 from tapegrad.playground.frames import GRID, boundary, grid_points, plot_bounds
 from tapegrad.playground.neuron_graph import GraphError, neuron_graph
-from tapegrad.playground.server import OPTIONS, allowed_hosts
+from tapegrad.playground.server import OPTIONS, Session, allowed_hosts
 from tapegrad.playground.settings import (DEFAULTS, MAX_UPLOAD_BYTES, SettingsError, build_model,
                                           built_in, make_xor, page_fields, parse_settings,
-                                          read_csv, targets_for)
+                                          parse_steps, read_csv, targets_for)
 from tapegrad.playground.trainer import Sweep
 
 
@@ -80,6 +80,14 @@ def test_the_page_is_given_the_defaults_as_its_fields():
     assert OPTIONS['defaults'] == page_fields(DEFAULTS)
     assert parse_settings(OPTIONS['defaults']) == DEFAULTS
     assert OPTIONS['defaults']['l2'] == '0.0001' and OPTIONS['defaults']['batch_size'] == 'all'
+
+
+def test_the_sweeps_steps_are_checked_as_the_settings_are():
+    assert parse_steps({'steps': ' 20 '}) == 20
+    with pytest.raises(SettingsError, match="steps must be a whole number, got 'many': for example 100"):
+        parse_steps({'steps': 'many'})
+    with pytest.raises(SettingsError, match="steps must be a whole number from 1 to 10000, got '0'"):
+        parse_steps({'steps': '0'})
 
 
 def test_a_loss_that_does_not_fit_the_targets_says_which_to_use():
@@ -353,6 +361,14 @@ def test_a_port_in_use_is_one_line_naming_it():
 # The server's sessions: runs and sweeps without a browser
 
 
+def recording_session():
+    """A Session whose events are kept in a list rather than streamed to a page."""
+    session = Session('test', loop=None)
+    events = []
+    session.publish = events.append
+    return session, events
+
+
 def wait_until(condition, timeout=60):
     deadline = time.monotonic() + timeout
     while not condition():
@@ -377,6 +393,18 @@ def test_the_sweep_trains_with_every_setting_of_the_page_but_the_rate():
         history = fit(build_model(page, data), data.X, targets_for('hinge', data), steps=6,
                       progress=False, **page.fit_options(data))
         assert final[str(rate)] == history.loss[-1], rate
+
+
+def test_the_frame_rate_changes_without_a_new_run():
+    session, events = recording_session()
+    run = session.new_run(parse_settings({}))
+    run.set_steps_per_frame(5)
+    run.control('train')
+    wait_until(lambda: sum(e['type'] == 'frame' for e in events) >= 5)
+    run.control('pause')
+    steps = [e['step'] for e in events if e['type'] == 'frame'][1:5]  # after the first frame
+    assert all(step % 5 == 0 for step in steps), steps
+    session.close()
 
 
 def test_warm_up_starts_loading_numbas_loops():

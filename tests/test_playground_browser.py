@@ -253,6 +253,46 @@ def test_the_learning_rate_sweep_runs_the_four_course_rates(server, browser, sho
     page.close()
 
 
+def test_the_sweeps_steps_and_the_frame_rate_leave_the_run_as_it_is(server, browser):
+    """Typing the sweep's steps, or choosing how many steps a frame shows, keeps the run's
+    training; the sweep runs for the steps typed."""
+    page = open_page(browser, server.url)
+    for _ in range(3):
+        page.click('#step')
+    expect(page.locator('#stat-step')).to_have_text('3')
+    run = page.evaluate('window.playground.run')
+    page.fill('#steps', 'many')
+    page.locator('#steps').dispatch_event('change')
+    page.click('#sweep')
+    expect(page.locator('#message')).to_contain_text("steps must be a whole number, got 'many'")
+    page.fill('#steps', '20')
+    page.locator('#steps').dispatch_event('change')
+    page.select_option('#steps_per_frame', '5')
+    page.wait_for_timeout(500)  # a new run would have come by now
+    assert page.evaluate('window.playground.run') == run
+    expect(page.locator('#stat-step')).to_have_text('3')
+    page.click('#train')
+    wait_for_step(page, 10)
+    shown = set()
+    while len(shown) < 4:
+        shown.add(page.evaluate('window.playground.lastFrame.step'))
+        page.wait_for_timeout(20)
+    page.click('#pause')
+    assert all(step % 5 == 0 for step in shown - {3}), f"frames not 5 steps apart: {sorted(shown)}"
+    page.click('#sweep')
+    notes = page.locator('.sweep-note')
+    expect(notes).to_have_count(4)
+    for i in range(4):
+        expect(notes.nth(i)).to_contain_text('step 20', timeout=60_000)
+    assert page.evaluate('window.playground.run') == run
+    page.fill('#steps', 'many')  # the sweep's, not the run's: new settings do not ask for it
+    page.fill('#lr', '0.05')
+    page.locator('#lr').dispatch_event('change')
+    expect(page.locator('#summary')).to_contain_text('lr 0.05')
+    expect(page.locator('#message')).to_be_hidden()
+    page.close()
+
+
 def test_day5_has_no_picture_but_shows_predictions_against_targets(server, browser, shots):
     page = open_page(browser, server.url + '?dataset=day5&act=tanh&widths=4,4&loss=mse&lr=0.05&seed=42')
     expect(page.locator('#boundary-title')).to_have_text('Predictions')

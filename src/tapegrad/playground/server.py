@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import webbrowser
+from dataclasses import replace
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -34,7 +35,8 @@ from ..nn import ACTIVATIONS
 from ..train import OPTIMIZERS
 from .settings import (BUILT_IN, COURSE_RATES, DEFAULTS, LOSS_CHOICES, MAX_LAYERS,
                        MAX_UPLOAD_BYTES, MAX_WIDTH, STEPS_PER_FRAME, SettingsError, build_model,
-                       built_in, load_parameters, page_fields, parse_settings, read_csv)
+                       built_in, load_parameters, page_fields, parse_settings,
+                       parse_steps, parse_steps_per_frame, read_csv)
 from .trainer import Run, Sweep, warm_up
 
 STATIC = Path(__file__).resolve().parent / 'static'
@@ -98,6 +100,15 @@ class Session:
         self.publish(dict(run.facts, type='run'))
         self.publish(run.first_frame())
         return run
+
+    def new_sweep(self, steps):
+        """Replace the sweep with a fresh one of `steps` steps on the run's settings."""
+        if self.sweep is not None:
+            self.sweep.stop()
+        settings = replace(self.settings, steps=steps)
+        self.sweep = Sweep(self.next_id(), settings, self.run.dataset, self.publish)
+        self.sweep.start()
+        return self.sweep
 
     def close(self):
         self.closed = True
@@ -216,6 +227,18 @@ async def post_settings(playground, request):
     return {'ok': True, 'run': run.id, 'loss': run.loss}
 
 
+async def post_steps_per_frame(playground, request):
+    """A new frame rate for the run: it goes on training (a new run would start again)."""
+    body = await _json(request)
+    session = playground.session(body)
+    if session.run is None:
+        raise RequestError(409, "choose the settings first")
+    steps_per_frame = parse_steps_per_frame(body)
+    session.run.set_steps_per_frame(steps_per_frame)
+    session.settings = replace(session.settings, steps_per_frame=steps_per_frame)
+    return {'ok': True, 'run': session.run.id, 'steps_per_frame': steps_per_frame}
+
+
 async def post_control(playground, request):
     body = await _json(request)
     session = playground.session(body)
@@ -272,12 +295,8 @@ async def post_sweep(playground, request):
     session = playground.session(body)
     if session.run is None:
         raise RequestError(409, "choose the settings first")
-    if session.sweep is not None:
-        session.sweep.stop()
-    session.sweep = Sweep(session.next_id(), session.settings, session.run.dataset, session.publish)
-    session.sweep.start()
-    return {'ok': True, 'sweep': session.sweep.id, 'rates': list(session.sweep.rates),
-            'steps': session.settings.steps}
+    sweep = session.new_sweep(parse_steps(body))
+    return {'ok': True, 'sweep': sweep.id, 'rates': list(sweep.rates), 'steps': sweep.settings.steps}
 
 
 async def status(request):
@@ -357,6 +376,7 @@ def create_app(hosts):
         Route('/api/events', events),
         Route('/api/status', status),
         Route('/api/settings', _endpoint(post_settings), methods=['POST']),
+        Route('/api/steps-per-frame', _endpoint(post_steps_per_frame), methods=['POST']),
         Route('/api/control', _endpoint(post_control), methods=['POST']),
         Route('/api/upload', _endpoint(post_upload), methods=['POST']),
         Route('/api/graph', _endpoint(post_graph), methods=['POST']),

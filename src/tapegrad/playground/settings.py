@@ -24,6 +24,7 @@ MAX_UPLOAD_BYTES = 1_000_000
 MAX_ROWS = 5_000
 MAX_FEATURES = 20
 STEPS_PER_FRAME = (1, 2, 5, 10, 25)
+MAX_SWEEP_STEPS = 10_000  # the sweep's steps at most (and the export's)
 LOSS_CHOICES = ('auto',) + tuple(LOSSES)
 COURSE_RATES = (0.001, 0.01, 0.1, 1.0)  # the Day 5 notebook's sweep
 
@@ -244,10 +245,20 @@ def parse_settings(raw):
         batch_size=batch_size,
         l2=_number(raw, 'l2', 'L2', DEFAULTS.l2, 0.0, 10.0),
         seed=_number(raw, 'seed', 'seed', DEFAULTS.seed, 0, 2 ** 32 - 1, whole=True),
-        steps_per_frame=int(_choice(raw, 'steps_per_frame', 'steps per frame',
-                                    str(DEFAULTS.steps_per_frame), tuple(map(str, STEPS_PER_FRAME)))),
-        steps=_number(raw, 'steps', 'steps', DEFAULTS.steps, 1, 10_000, whole=True),
+        steps_per_frame=parse_steps_per_frame(raw),
+        steps=parse_steps(raw),
     )
+
+
+def parse_steps_per_frame(raw):
+    """The `steps_per_frame` field of `raw`: how many steps a run takes between two frames."""
+    return int(_choice(raw, 'steps_per_frame', 'steps per frame', str(DEFAULTS.steps_per_frame),
+                       tuple(map(str, STEPS_PER_FRAME))))
+
+
+def parse_steps(raw):
+    """The `steps` field of `raw`: the sweep's (and the export's) number of steps."""
+    return _number(raw, 'steps', 'steps', DEFAULTS.steps, 1, MAX_SWEEP_STEPS, whole=True)
 
 
 def page_fields(settings):

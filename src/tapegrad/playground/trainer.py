@@ -11,6 +11,7 @@ whose message the page shows; the model keeps the parameters it had before that 
 import math
 import threading
 import time
+from dataclasses import replace
 
 from ..train import TrainingError, fit
 from .frames import FrameMaker, run_facts
@@ -72,6 +73,10 @@ class Run:
                                             daemon=True)
             self._thread.start()
         return self.state
+
+    def set_steps_per_frame(self, steps_per_frame):
+        """Send a frame every `steps_per_frame` steps from now on; the training goes on."""
+        self.settings = replace(self.settings, steps_per_frame=steps_per_frame)
 
     def stop(self):
         with self._turn:

@@ -4,8 +4,11 @@
 
 (() => {
   const $ = id => document.getElementById(id);
-  const FIELDS = ['dataset', 'layers', 'act', 'loss', 'optimizer', 'lr', 'batch_size', 'l2', 'seed',
-                  'steps_per_frame', 'steps'];  // their defaults come from the server, in hello
+  // A change of one of these makes a fresh run; the frame rate applies to the run as it
+  // goes, and the sweep's steps are sent with the sweep only. The defaults come from the server.
+  const RUN_FIELDS = ['dataset', 'layers', 'act', 'loss', 'optimizer', 'lr', 'batch_size', 'l2', 'seed'];
+  const SETTINGS = [...RUN_FIELDS, 'steps_per_frame'];  // what a run is made with
+  const FIELDS = [...SETTINGS, 'steps'];                // what a link and the defaults may set
   const SWEEP_COLORS = ['#7d4cb0', '#1f6fb4', '#2a9d3c', '#e8820c'];
   const page = {
     session: null, options: null, run: null, facts: null, loss: [], accuracy: [],
@@ -75,7 +78,7 @@
 
   function readSettings() {
     const settings = {};
-    FIELDS.forEach(f => { settings[f] = $(f).value; });
+    SETTINGS.forEach(f => { settings[f] = $(f).value; });
     settings.widths = Array.from($('widths').querySelectorAll('input')).map(i => i.value);
     return settings;
   }
@@ -111,14 +114,24 @@
     return applying;
   }
 
+  async function framesChanged() {
+    await settled();
+    try {
+      await post('/api/steps-per-frame', { steps_per_frame: $('steps_per_frame').value });
+      say('');
+    } catch (error) { /* shown */ }
+  }
+
   async function applySettings(settings) {
     $('upload-label').hidden = settings.dataset !== 'upload';
     if (settings.dataset === 'upload' && !page.uploadName) {
       say('');
       return true;  // the run goes on until a file is chosen
     }
+    const sent = { widths: settings.widths };
+    SETTINGS.forEach(f => { if (settings[f] !== undefined) sent[f] = settings[f]; });
     try {
-      await post('/api/settings', { settings });
+      await post('/api/settings', { settings: sent });
       say('');
       return true;
     } catch (error) {
@@ -265,7 +278,7 @@
   async function startSweep() {
     await settled();
     try {
-      const answer = await post('/api/sweep', {});
+      const answer = await post('/api/sweep', { steps: $('steps').value });
       page.sweep = { id: answer.sweep, steps: answer.steps, cells: [] };
       const box = $('sweep-cells');
       box.innerHTML = '';
@@ -382,7 +395,8 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => {
-    FIELDS.forEach(f => $(f).addEventListener('change', settingsChanged));
+    RUN_FIELDS.forEach(f => $(f).addEventListener('change', settingsChanged));
+    $('steps_per_frame').addEventListener('change', framesChanged);
     $('layers').addEventListener('input', () => widthInputs(parseInt($('layers').value, 10)));
     $('train').addEventListener('click', () => control('train'));
     $('pause').addEventListener('click', () => control('pause'));
