@@ -395,6 +395,26 @@ def test_the_sweep_trains_with_every_setting_of_the_page_but_the_rate():
         assert final[str(rate)] == history.loss[-1], rate
 
 
+def test_new_settings_stop_the_sweep_and_nothing_of_it_is_sent_after():
+    session, events = recording_session()
+    session.new_run(parse_settings({}))
+    sweep = session.new_sweep(steps=10_000)
+    wait_until(lambda: any(e['type'] == 'sweep' for e in events))
+    session.new_run(parse_settings({'lr': '0.5'}))  # another rate: the same sweep, kept
+    session.new_run(parse_settings({}))               # Reset: kept
+    assert session.sweep is sweep
+    session.new_run(parse_settings({'dataset': 'circles'}))
+    assert session.sweep is None
+    sent = len(events)
+    sweep._thread.join(timeout=30)
+    assert not sweep._thread.is_alive()
+    stopped = [e for e in events if e['type'] == 'sweep-stopped']
+    assert stopped == [{'type': 'sweep-stopped', 'sweep': sweep.id, 'message':
+                        'stopped: the settings changed (run the sweep again for the new ones)'}]
+    assert len(events) == sent and events[-1]['type'] == 'frame'  # the new run's first frame
+    session.close()
+
+
 def test_the_frame_rate_changes_without_a_new_run():
     session, events = recording_session()
     run = session.new_run(parse_settings({}))

@@ -293,6 +293,22 @@ def test_the_sweeps_steps_and_the_frame_rate_leave_the_run_as_it_is(server, brow
     page.close()
 
 
+def test_new_settings_stop_the_sweep(server, browser):
+    """Its pictures would be drawn over the new dataset's points."""
+    page = open_page(browser, server.url + '?steps=10000')
+    page.click('#sweep')
+    notes = page.locator('.sweep-note')
+    expect(notes.first).to_contain_text('step ')
+    page.select_option('#dataset', 'circles')
+    expect(page.locator('#summary')).to_contain_text('circles')
+    for i in range(4):
+        expect(notes.nth(i)).to_have_text('stopped: the settings changed (run the sweep again '
+                                          'for the new ones)')
+    page.wait_for_timeout(1000)  # no frame of the stopped sweep is drawn
+    assert notes.first.inner_text().startswith('stopped: the settings changed')
+    page.close()
+
+
 def test_day5_has_no_picture_but_shows_predictions_against_targets(server, browser, shots):
     page = open_page(browser, server.url + '?dataset=day5&act=tanh&widths=4,4&loss=mse&lr=0.05&seed=42')
     expect(page.locator('#boundary-title')).to_have_text('Predictions')

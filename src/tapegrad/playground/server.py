@@ -92,10 +92,19 @@ class Session:
         return self.upload
 
     def new_run(self, settings):
-        """Replace the run with a fresh one for `settings` (a bad setting changes nothing)."""
-        run = Run(self.next_id(), settings, self.dataset(settings), self.publish)
+        """Replace the run with a fresh one for `settings` (a bad setting changes nothing).
+
+        A sweep of other settings stops: its pictures would be drawn over the new points."""
+        dataset = self.dataset(settings)
+        run = Run(self.next_id(), settings, dataset, self.publish)
         if self.run is not None:
             self.run.stop()
+        if self.sweep is not None and not self.sweep.trains(settings, dataset):
+            self.sweep.stop()
+            self.publish({'type': 'sweep-stopped', 'sweep': self.sweep.id,
+                          'message': 'stopped: the settings changed (run the sweep again for '
+                                     'the new ones)'})
+            self.sweep = None
         self.run, self.settings = run, settings
         self.publish(dict(run.facts, type='run'))
         self.publish(run.first_frame())

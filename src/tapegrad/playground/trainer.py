@@ -157,12 +157,13 @@ class Sweep:
     """
 
     def __init__(self, sweep_id, settings, dataset, publish):
-        self.id, self.settings, self.dataset, self.publish = sweep_id, settings, dataset, publish
+        self.id, self.settings, self.dataset, self._publish = sweep_id, settings, dataset, publish
         self.loss = settings.loss_for(dataset)
         self.targets = targets_for(self.loss, dataset)
         self.rates = COURSE_RATES
         self.makers = []
         self._stopped = False
+        self._sending = threading.Lock()  # once stop() returns, nothing more is sent
         self._last_frame = 0.0
         self._thread = threading.Thread(target=self._sweep, name=f'playground-sweep-{sweep_id}',
                                         daemon=True)
@@ -171,7 +172,20 @@ class Sweep:
         self._thread.start()
 
     def stop(self):
-        self._stopped = True
+        with self._sending:
+            self._stopped = True
+
+    def trains(self, settings, dataset):
+        """Is a run of `settings` on `dataset` what this sweep trains, its rate and steps aside?"""
+        mine = self.settings
+        return (replace(settings, lr=mine.lr, steps=mine.steps, steps_per_frame=mine.steps_per_frame)
+                == mine and dataset == self.dataset)
+
+    def publish(self, event):
+        with self._sending:
+            if self._stopped:
+                raise Stopped
+            self._publish(event)
 
     def _new_model(self):
         model = build_model(self.settings, self.dataset)
@@ -196,13 +210,15 @@ class Sweep:
     def _sweep(self):
         try:
             curves = self._curves()
+            self._done(curves)
         except Stopped:
-            return
+            pass
         except Exception as error:  # noqa: BLE001 - whatever it is, the page must hear of it
-            self.publish({'type': 'error', 'kind': 'sweep', 'sweep': self.id,
-                          'message': f"The sweep failed: {type(error).__name__}: {error}"})
-            return
-        self._done(curves)
+            try:
+                self.publish({'type': 'error', 'kind': 'sweep', 'sweep': self.id,
+                              'message': f"The sweep failed: {type(error).__name__}: {error}"})
+            except Stopped:
+                pass
 
     def _curves(self):
         """{rate: its losses}; a rate that blows up keeps the losses it had until then."""

@@ -309,6 +309,12 @@
     cell.cell.querySelector('.sweep-note').textContent = `step ${frame.step}: loss ${TG.format(last)}${acc}`;
   }
 
+  function sweepStopped(event) {
+    if (!page.sweep || event.sweep !== page.sweep.id) return;
+    page.sweep.cells.forEach(c => { c.cell.querySelector('.sweep-note').textContent = event.message; });
+    page.sweep = null;  // frames of it still on their way are not drawn
+  }
+
   function sweepDone(event) {
     if (!page.sweep || event.sweep !== page.sweep.id) return;
     page.sweep.cells.forEach(c => {
@@ -352,6 +358,7 @@
       if (event.type === 'state') { if (event.run === page.run) setState(event.state); return; }
       if (event.type === 'sweep') return sweepFrame(event);
       if (event.type === 'sweep-done') return sweepDone(event);
+      if (event.type === 'sweep-stopped') return sweepStopped(event);
       if (event.type === 'error') {
         if (event.run !== undefined && event.run !== page.run) return;
         if (event.kind === 'diverged' || event.kind === 'failed') setState(event.kind);
