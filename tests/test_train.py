@@ -220,3 +220,16 @@ def test_detect_anomaly_names_the_op_where_training_first_goes_non_finite():
         fit(model, X, y, lr=10.0, steps=500, progress=False, detect_anomaly=True)
     assert 'test_train.py' in str(error.value) and '(mse)' in str(error.value)
     assert all(math.isfinite(p.data) for p in model.parameters())
+
+
+def test_lr_sweep_gives_each_rate_the_same_start_and_batches():
+    from tapegrad.train import lr_sweep
+    X, labels = make_moons(20, noise=0.1, random_state=1)
+    y = [2 * t - 1 for t in labels]
+    curves = lr_sweep(lambda: MLP(2, [4, 1], out_act='linear'), X, y, rates=(0.01, 0.1),
+                      steps=4, seed=5, loss='hinge', batch_size=6, engine='eager')
+    for rate, losses in curves.items():
+        random.seed(5)  # the course's way: the weights from the global seed
+        model = MLP(2, [4, 1], out_act='linear')
+        assert losses == fit(model, X, y, lr=rate, steps=4, loss='hinge', batch_size=6,
+                             seed=5, engine='eager', progress=False).loss

@@ -476,14 +476,18 @@ def _problem(k, problem, value, model, lr):
 def lr_sweep(make_model, X, y, rates=(0.001, 0.01, 0.1, 1.0), steps=50, seed=42, **fit_kwargs):
     """The Day 5 experiment: train a fresh model at each learning rate, from the same seed.
 
-    Returns {lr: list of losses}. A rate that blows up keeps the losses it had until then.
+    As the course does, `random.seed(seed)` comes before each `make_model()`, so that every
+    rate starts from the same weights (the course's, for its seed); `seed` also orders
+    fit()'s mini-batches, when `batch_size` is given. Returns {lr: list of losses}. A rate
+    that blows up keeps the losses it had until then.
     """
     curves = {}
     for rate in rates:
         random.seed(seed)
         model = make_model()
         try:
-            curves[rate] = fit(model, X, y, lr=rate, steps=steps, progress=False, **fit_kwargs).loss
+            curves[rate] = fit(model, X, y, lr=rate, steps=steps, progress=False, seed=seed,
+                               **fit_kwargs).loss
         except TrainingError as error:
             curves[rate] = error.history.loss
     return curves
