@@ -6,10 +6,12 @@ numba's. fit(engine='auto') must give the eager engine's History bit for bit, or
 back to the eager engine with one warning saying why; engine='tape' must raise instead.
 """
 
+import json
 import math
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -210,6 +212,60 @@ def test_an_optimizer_over_some_of_the_parameters_leaves_the_others_alone(replay
     assert runs['tape'] == runs['eager']
     frozen = MLP(2, [6, 1], out_act='linear', rng=random.Random(2)).layers[0].parameters()
     assert runs['tape'][1][:len(frozen)] == [p.data for p in frozen]
+
+
+OPTIMIZERS = {'sgd-momentum': lambda ps: tapegrad.optim.SGD(ps, lr=0.1, momentum=0.9),
+              'adam': lambda ps: tapegrad.optim.Adam(ps, lr=0.05)}
+
+
+def numbers_of(model, optimizer):
+    """What user code sees: every parameter's data and grad, the optimizer's state."""
+    return repr(([p.data for p in model.parameters()], [p.grad for p in model.parameters()],
+                 optimizer.state_dict()))
+
+
+@pytest.mark.parametrize('name', OPTIMIZERS)
+def test_the_values_hold_the_numbers_whenever_user_code_can_look(replay, name, tmp_path):
+    # fit() on the tape keeps them in arrays; at a callback, a checkpoint, Ctrl-C and the
+    # return the Values and the optimizer must hold what the eager engine's hold
+    X, y = moons()
+    runs = {}
+    for engine_name in ('eager', 'tape'):
+        model = MLP(2, [6, 1], out_act='linear', rng=random.Random(2))
+        optimizer = OPTIMIZERS[name](model.parameters())
+        seen = []
+
+        def look(k, history):
+            seen.append(numbers_of(model, optimizer))
+            for p in model.parameters()[:3]:  # and what the callback changes is taken up
+                p.data *= 0.5
+            if k == 4:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: stops after this step
+
+        checkpoint = tmp_path / f'{engine_name}.json'
+        history = fit(model, X, y, loss='hinge', optimizer=optimizer, steps=50,
+                      engine=engine_name, progress=False, callback=look,
+                      checkpoint=checkpoint, checkpoint_every=2)
+        assert history.interrupted and len(history.loss) == 5
+        runs[engine_name] = (history.loss, seen, numbers_of(model, optimizer),
+                             json.loads(checkpoint.read_text())['model'],
+                             json.loads(checkpoint.read_text())['optimizer'])
+    assert runs['tape'] == runs['eager']
+
+
+@pytest.mark.parametrize('name', OPTIMIZERS)
+def test_the_values_hold_the_last_good_numbers_after_a_training_error(replay, name):
+    X, y = moons()
+    runs = {}
+    for engine_name in ('eager', 'tape'):
+        model = MLP(2, [6, 1], out_act='linear', rng=random.Random(2))
+        optimizer = OPTIMIZERS[name](model.parameters())
+        optimizer.lr = 1e154  # the loss overflows after a step or two
+        with pytest.raises(train.TrainingError) as error:
+            fit(model, X, y, loss='mse', optimizer=optimizer, steps=50, engine=engine_name,
+                progress=False)
+        runs[engine_name] = error.value.history.loss, numbers_of(model, optimizer)
+    assert runs['tape'] == runs['eager']
 
 
 # ----------------------------------------------------------------------------------
