@@ -144,6 +144,7 @@ def test_a_big_first_step_waits_for_numbas_loops_unless_they_must_be_compiled(mo
 def test_a_script_that_ends_while_numba_compiles_does_not_wait_for_it(tmp_path):
     # the compiling process goes on for the next run; the script ends at once
     code = '''
+import time
 from tapegrad import MLP, losses
 from tapegrad.data import make_moons
 from tapegrad.tape import TapeStep
@@ -152,6 +153,8 @@ X, labels = make_moons(10, noise=0.1, random_state=0)
 step = TapeStep(MLP(2, [4, 1]), losses.hinge)
 step(X, [2 * t - 1 for t in labels]); step(X, [2 * t - 1 for t in labels])
 assert LOADER.compiling.wait(120), LOADER.why
+while COMPILER.pid is None and not LOADER.done():  # (started just after the event is set)
+    time.sleep(0.01)
 print(COMPILER.pid)
 '''
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
