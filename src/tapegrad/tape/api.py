@@ -380,6 +380,7 @@ class _InBatches:
         batch = len(found.sample_inputs)
         self.plan = _Batched(backend, found.sample_tape, found.loss_tape, found.n_out,
                              tuple(range(found.n_out)), found.order, batch)
+        self._for = self._parts = None  # the last call's flat data, and _split of it
 
     def rebuild(self, backend):
         self.plan.rebuild(backend)
@@ -395,7 +396,7 @@ class _InBatches:
 
     def _split(self, flat):
         """(the samples' inputs, the loss's): the last call's, for the same array."""
-        if getattr(self, '_for', None) is not flat:
+        if self._for is not flat:
             self._for, self._parts = flat, (flat[self.found.sample_inputs],
                                             flat[self.found.loss_inputs])
         return self._parts

@@ -74,8 +74,7 @@ class TapeStep:
 
     def trainer(self, optimizer):
         """fit()'s steps with `optimizer`, the state in arrays (training.Trainer)."""
-        from .training import Trainer
-        return Trainer(self, optimizer)
+        return training.Trainer(self, optimizer)
 
     def train_arrays(self, X, y, pvals, pgrad, update, hyper, y_flat=None):
         """A training step on arrays: forward, backward (gradients into pgrad), and unless
