@@ -585,64 +585,96 @@ def _matvec_backward(out, m, width, a, needs, P, pvals, pgrad, values, grads, or
                         for k in range(k1 - k0):
                             g0[k] += e0[k] * w0
                 i += 1
-    # the parameters' gradients, sample by sample in `order`: rows sample-major first
+    # the parameters' gradients, sample by sample in `order`: gW[j, i] += G[j, k] X[i, k].
+    # The loops run along the longer side (four rows of gW at a time), which must be
+    # sample-major for that, so it is transposed into work; the other side's numbers are
+    # read one at a time, straight from their rows.
     used = m * width
-    X = work[used:used + B * width].reshape((B, width))
-    used += B * width
-    G = work[used:used + B * m].reshape((B, m))
-    used += B * m
-    if x[width - 1] - x[0] == width - 1:  # the inputs in consecutive rows, as usual
-        X[:, :] = values[x[0] - P:x[0] - P + width].T
-    else:
-        for i in range(width):
-            X[:, i] = values[x[i] - P]
-    G[:, :] = grads[out:out + m].T
     gb = work[used:used + m]
     used += m
     for j in range(m):
         gb[j] = pgrad[b[j]]
-    for k in order:
-        for j in range(m):
-            gb[j] += G[k, j]
-    for j in range(m):
-        pgrad[b[j]] = gb[j]
-    if width >= m:  # gW[j, :] += G[k, j] X[k, :]: along the inputs, four neurons at a time
+    G = grads[out:out + m]
+    if width >= m:  # gW[j, :] += G[j, k] X[:, k]: along the inputs, four neurons at a time
+        XT = _sample_major(x, P, values, work[used:used + B * width].reshape((B, width)))
+        used += B * width
         gW = work[used:used + m * width].reshape((m, width))
         for j in range(m):
             for i in range(width):
                 gW[j, i] = pgrad[W[j * width + i]]
         for t0 in range(0, B, TILE):  # a tile of samples at a time, in order
             for j0 in range(0, m, 4):
-                _outer_sums(gW[j0:min(m, j0 + 4)], G, j0, X, order[t0:t0 + TILE])
+                j1 = min(m, j0 + 4)
+                _outer_sums(gW[j0:j1], G[j0:j1], XT, order[t0:t0 + TILE], gb[j0:j1])
         for j in range(m):
             for i in range(width):
                 pgrad[W[j * width + i]] = gW[j, i]
-    else:  # gW[:, i] += X[k, i] G[k, :]: along the neurons, four inputs at a time
+    else:  # gW[:, i] += X[i, k] G[:, k]: along the neurons, four inputs at a time
+        GT = work[used:used + B * m].reshape((B, m))
+        used += B * m
+        for k in range(B):  # the rows turned sample-major (see _sample_major)
+            for j in range(m):
+                GT[k, j] = G[j, k]
+        for k in order:
+            for j in range(m):
+                gb[j] += GT[k, j]
+        Xr = work[used:used + width * B].reshape((width, B))
+        used += width * B
+        for i in range(width):
+            Xr[i] = values[x[i] - P]
         gWT = work[used:used + m * width].reshape((width, m))
         for j in range(m):
             for i in range(width):
                 gWT[i, j] = pgrad[W[j * width + i]]
         for t0 in range(0, B, TILE):
             for i0 in range(0, width, 4):
-                _outer_sums(gWT[i0:min(width, i0 + 4)], X, i0, G, order[t0:t0 + TILE])
+                _outer_sums(gWT[i0:min(width, i0 + 4)], Xr[i0:min(width, i0 + 4)], GT,
+                            order[t0:t0 + TILE], gb[:0])
         for j in range(m):
             for i in range(width):
                 pgrad[W[j * width + i]] = gWT[i, j]
+    for j in range(m):
+        pgrad[b[j]] = gb[j]
 
 
 @helper
-def _outer_sums(acc, A, c0, V, order):
-    """acc[r, :] += A[k, c0 + r] * V[k, :] for each row r (at most four), k in `order`."""
-    n, t = acc.shape[1], 0
+def _sample_major(x, P, values, XT):
+    """XT[k, i] = the value of slot x[i] for sample k: the rows turned sample-major.
+    Sample by sample, so that the stores run along XT's rows (the other way round is
+    slower). Bound by the second-level cache's bandwidth either way."""
+    if x[-1] - x[0] == x.shape[0] - 1:  # the inputs in consecutive rows, as usual
+        rows = values[x[0] - P:x[-1] - P + 1]
+        for k in range(XT.shape[0]):
+            for i in range(XT.shape[1]):
+                XT[k, i] = rows[i, k]
+    else:
+        for k in range(XT.shape[0]):
+            for i in range(XT.shape[1]):
+                XT[k, i] = values[x[i] - P, k]
+    return XT
+
+
+@helper
+def _outer_sums(acc, A, V, order, sums):
+    """acc[r, :] += A[r, k] * V[k, :] for each row r (at most four), k in `order`; and
+    sums[r] += A[r, k] too, unless sums is empty (a bias's gradient: in the shadow of
+    the vector loop here, where on its own it would be a chain of scalar additions)."""
+    n, t, with_sums = acc.shape[1], 0, sums.shape[0] > 0
     if acc.shape[0] == 4:
         s0, s1, s2, s3 = acc[0], acc[1], acc[2], acc[3]
+        A0, A1, A2, A3 = A[0], A[1], A[2], A[3]
         while t + 4 <= order.shape[0]:  # four samples at a time, in order
             ka, kb, kc, kd = order[t], order[t + 1], order[t + 2], order[t + 3]
             va, vb, vc, vd = V[ka], V[kb], V[kc], V[kd]
-            a0, a1, a2, a3 = A[ka, c0], A[ka, c0 + 1], A[ka, c0 + 2], A[ka, c0 + 3]
-            b0, b1, b2, b3 = A[kb, c0], A[kb, c0 + 1], A[kb, c0 + 2], A[kb, c0 + 3]
-            e0, e1, e2, e3 = A[kc, c0], A[kc, c0 + 1], A[kc, c0 + 2], A[kc, c0 + 3]
-            f0, f1, f2, f3 = A[kd, c0], A[kd, c0 + 1], A[kd, c0 + 2], A[kd, c0 + 3]
+            a0, a1, a2, a3 = A0[ka], A1[ka], A2[ka], A3[ka]
+            b0, b1, b2, b3 = A0[kb], A1[kb], A2[kb], A3[kb]
+            e0, e1, e2, e3 = A0[kc], A1[kc], A2[kc], A3[kc]
+            f0, f1, f2, f3 = A0[kd], A1[kd], A2[kd], A3[kd]
+            if with_sums:
+                sums[0] = (((sums[0] + a0) + b0) + e0) + f0
+                sums[1] = (((sums[1] + a1) + b1) + e1) + f1
+                sums[2] = (((sums[2] + a2) + b2) + e2) + f2
+                sums[3] = (((sums[3] + a3) + b3) + e3) + f3
             for i in range(n):
                 p, q, r, u = va[i], vb[i], vc[i], vd[i]
                 s0[i] = (((s0[i] + a0 * p) + b0 * q) + e0 * r) + f0 * u
@@ -653,7 +685,9 @@ def _outer_sums(acc, A, c0, V, order):
     for k in order[t:]:
         v = V[k]
         for rr in range(acc.shape[0]):
-            s, c = acc[rr], A[k, c0 + rr]
+            s, c = acc[rr], A[rr, k]
+            if with_sums:
+                sums[rr] += c
             for i in range(n):
                 s[i] += c * v[i]
 
