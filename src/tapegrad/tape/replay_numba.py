@@ -364,16 +364,38 @@ def _rows_grads(op, x, y, out, g, karg, dx, dy):
             dx[k], dy[k] = _op_grads(op, x[k], y[k], out[k], g[k], karg)
 
 
+@helper
+def _relus_of(code, start, args, n, hi):
+    """The first row of the m relus right after the matvec n, each of an output of it in
+    turn, into consecutive rows; -1 if they are not so. (A forward computes each slot
+    from its operands alone, so the matvec can compute them as it goes.)"""
+    first, m = code[n, 1], code[n, 2]
+    if n + m >= hi or code[n + 1, 0] != RELU:
+        return -1
+    for j in range(m):
+        after = n + 1 + j
+        if (code[after, 0] != RELU or args[start[after]] != first + j
+                or code[after, 1] != code[n + 1, 1] + j):
+            return -1
+    return code[n + 1, 1]
+
+
 @jit
 def forward(code, start, args, karg, P, pvals, values, scratch, work, lo, hi):
-    for n in range(lo, hi):
+    n = lo - 1
+    while n + 1 < hi:
+        n += 1
         op = code[n, 0]
         if op == LEAF:
             continue
         out, m, width = code[n, 1] - P, code[n, 2], code[n, 3]
         a = args[start[n]:start[n + 1]]
         if op == MATVEC:  # args: x (width), W (m rows of width), b (m); W and b are parameters
-            _matvec_forward(out, m, width, a, P, pvals, values, work)
+            relus = _relus_of(code, start, args, n, hi)
+            _matvec_forward(out, m, width, a, P, pvals, values, work,
+                            relus - P if relus >= 0 else -1)
+            if relus >= 0:  # done with the matvec, while its rows were in the first-level cache
+                n += m
         elif op == DOT:  # args: b, a0, x0, a1, x1, ...: ((b + a0*x0) + a1*x1) + ...
             dest, first = values[out], _row(a[0], P, pvals, values, scratch[0])
             for k in range(dest.shape[0]):
@@ -478,7 +500,14 @@ def _weights(m, width, W, pvals, work):
 
 
 @helper
-def _matvec_forward(out, m, width, a, P, pvals, values, work):
+def _relu_rows(z, h):
+    for k in range(z.shape[0]):
+        h[k] = 0.0 if z[k] < 0 else z[k]  # -0.0 and nan stay
+
+
+@helper
+def _matvec_forward(out, m, width, a, P, pvals, values, work, relus):
+    """The matvec, and (relus >= 0) the relu of output j into row relus + j."""
     x, b = a[:width], a[width * (1 + m):]
     Wm = _weights(m, width, a[width:width * (1 + m)], pvals, work)
     B = values.shape[1]
@@ -516,6 +545,9 @@ def _matvec_forward(out, m, width, a, P, pvals, values, work):
                     d2[k] += u0 * x0
                     d3[k] += t0 * x0
                 i += 1
+            if relus >= 0:
+                for r in range(4):
+                    _relu_rows(values[out + j + r, k0:k1], values[relus + j + r, k0:k1])
             j += 4
         while j < m:  # the neurons left over, one at a time
             d0, b0 = values[out + j, k0:k1], pvals[b[j]]
@@ -534,6 +566,8 @@ def _matvec_forward(out, m, width, a, P, pvals, values, work):
                 for k in range(k1 - k0):
                     d0[k] += w0 * r0[k]
                 i += 1
+            if relus >= 0:
+                _relu_rows(d0, values[relus + j, k0:k1])
             j += 1
 
 
