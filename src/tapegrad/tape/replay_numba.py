@@ -296,6 +296,11 @@ def backward_one(code, start, args, karg, needs, v, g, lo, hi):
                                       args[s + width * (1 + j) + i], args[s + i])
                     if i == 0 and needs[base]:
                         g[base] += go
+                    if a == x:  # a square (an L2 penalty's): both terms at once, in turn
+                        if needs[a]:
+                            term = go * v[a]
+                            g[a] = (g[a] + term) + term
+                        continue
                     if needs[a]:
                         g[a] += go * v[x]
                     if needs[x]:
