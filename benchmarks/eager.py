@@ -2,13 +2,16 @@
 
     python benchmarks/eager.py            # both, side by side, ratios at the end
     python benchmarks/eager.py --steps 5  # fewer timed steps
+    python benchmarks/eager.py --rounds 5 # more turns of the two (a noisy machine)
 
 One training step as micrograd's demo notebook writes it: 100 moons points,
 MLP(2, [16, 16, 1]) with ReLU hidden layers and a linear output, SVM hinge loss plus 1e-4
 L2, zero_grad, backward, SGD. Each engine runs in its own fresh process (micrograd from
-PyPI, first on PYTHONPATH, since tapegrad ships a `micrograd` drop-in of the same name);
-the medians and ratios print at the end. Two more rows time the same step through
-tapegrad's fit(): with the eager engine, and with fit's default engine, the tape.
+PyPI, first on PYTHONPATH, since tapegrad ships a `micrograd` drop-in of the same name),
+the two taking turns for a few rounds, so that a machine busy for a while slows both
+alike; the medians over all rounds and their ratios print at the end. Two more rows time
+the same step through tapegrad's fit(): with the eager engine, and with fit's default
+engine, the tape.
 """
 
 import argparse
@@ -151,22 +154,36 @@ def main(argv=None):
     parser.add_argument('--steps', type=int, default=20, help='timed steps for tapegrad')
     parser.add_argument('--micrograd-steps', type=int, default=5,
                         help='timed steps for micrograd (about 1.3 s each)')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='fresh processes of each engine, taken in turns (default 3)')
     parser.add_argument('--worker', choices=['micrograd', 'tapegrad'], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.steps)
+    if args.rounds < 1 or args.steps < 1 or args.micrograd_steps < 1:
+        parser.error(f"--rounds, --steps and --micrograd-steps must be at least 1; got "
+                     f"{args.rounds}, {args.steps} and {args.micrograd_steps}")
 
     env = dict(os.environ)
-    ours = run_worker('tapegrad', args.steps, env)
-    env['PYTHONPATH'] = os.pathsep.join([str(fetch_micrograd()), env.get('PYTHONPATH', '')])
-    theirs = run_worker('micrograd', args.micrograd_steps, env)
+    micrograd_env = dict(env, PYTHONPATH=os.pathsep.join([str(fetch_micrograd()),
+                                                          env.get('PYTHONPATH', '')]))
+    ours, theirs = {}, {}
+    for _ in range(args.rounds):
+        for pooled, result in ((ours, run_worker('tapegrad', args.steps, env)),
+                               (theirs, run_worker('micrograd', args.micrograd_steps,
+                                                   micrograd_env))):
+            for key, number in result.items():
+                if key.endswith('_s'):  # times: pooled over the rounds
+                    pooled[key] = pooled.get(key, []) + number
+                else:
+                    pooled[key] = number
 
     mg = statistics.median(theirs['step_s'])
     tg = statistics.median(ours['step_s'])
     fit_eager = statistics.median(ours['fit_eager_s'])
     fit_auto = statistics.median(ours['fit_auto_s'])
     print(f"moons demo step: {ours['nodes']:,} graph nodes "
-          f"(micrograd: {theirs['nodes']:,}); medians over "
+          f"(micrograd: {theirs['nodes']:,}); medians over {args.rounds} rounds of "
           f"{args.steps} tapegrad and {args.micrograd_steps} micrograd steps\n")
     print(f"{'':28}{'ms a step':>12}{'speed-up':>10}{'bytes a node':>14}")
     print(f"{'micrograd 0.1.0':28}{mg * 1e3:12.1f}{'1.0x':>10}{theirs['bytes_per_node']:14.0f}")

@@ -269,7 +269,7 @@ class CompiledFunction:
         numbers = pvals.tolist()
         for p, number, g in zip(self.params, numbers, pgrad.tolist()):
             p.data, p.grad = number, g
-        self._wrote = numbers, pvals, np.flatnonzero(pvals == 0).tolist()
+        self._wrote = numbers, pvals, () if pvals.all() else np.flatnonzero(pvals == 0).tolist()
         update.publish()
         return result
 
