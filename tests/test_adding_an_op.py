@@ -28,7 +28,7 @@ from tapegrad.tape.replay_numba import MissingKernel
 def sin(monkeypatch):
     def sin(self):  # IEEE: sin(inf) is nan, where math.sin raises
         x = self.data
-        return Value(math.sin(x) if math.isfinite(x) else math.nan, (self,), 'sin')
+        return engine._node(math.sin(x) if math.isfinite(x) else math.nan, 'sin', self)
 
     def sin_backward(out):  # d sin(x)/dx = cos(x)
         (x,) = out._prev
