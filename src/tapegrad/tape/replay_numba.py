@@ -695,40 +695,133 @@ def _sample_major(x, P, values, XT):
 
 @helper
 def _outer_sums(acc, A, V, order, sums):
-    """acc[r, :] += A[r, k] * V[k, :] for each row r (at most four), k in `order`; and
-    sums[r] += A[r, k] too, unless sums is empty (a bias's gradient: in the shadow of
-    the vector loop here, where on its own it would be a chain of scalar additions)."""
-    n, t, with_sums = acc.shape[1], 0, sums.shape[0] > 0
-    if acc.shape[0] == 4:
-        s0, s1, s2, s3 = acc[0], acc[1], acc[2], acc[3]
-        A0, A1, A2, A3 = A[0], A[1], A[2], A[3]
-        while t + 4 <= order.shape[0]:  # four samples at a time, in order
-            ka, kb, kc, kd = order[t], order[t + 1], order[t + 2], order[t + 3]
-            va, vb, vc, vd = V[ka], V[kb], V[kc], V[kd]
-            a0, a1, a2, a3 = A0[ka], A1[ka], A2[ka], A3[ka]
-            b0, b1, b2, b3 = A0[kb], A1[kb], A2[kb], A3[kb]
-            e0, e1, e2, e3 = A0[kc], A1[kc], A2[kc], A3[kc]
-            f0, f1, f2, f3 = A0[kd], A1[kd], A2[kd], A3[kd]
-            if with_sums:
-                sums[0] = (((sums[0] + a0) + b0) + e0) + f0
-                sums[1] = (((sums[1] + a1) + b1) + e1) + f1
-                sums[2] = (((sums[2] + a2) + b2) + e2) + f2
-                sums[3] = (((sums[3] + a3) + b3) + e3) + f3
-            for i in range(n):
-                p, q, r, u = va[i], vb[i], vc[i], vd[i]
-                s0[i] = (((s0[i] + a0 * p) + b0 * q) + e0 * r) + f0 * u
-                s1[i] = (((s1[i] + a1 * p) + b1 * q) + e1 * r) + f1 * u
-                s2[i] = (((s2[i] + a2 * p) + b2 * q) + e2 * r) + f2 * u
-                s3[i] = (((s3[i] + a3 * p) + b3 * q) + e3 * r) + f3 * u
-            t += 4
-    for k in order[t:]:
+    """acc[r, :] += A[r, k] * V[k, :] for each row r (one to four), k in `order`; and
+    sums[r] += A[r, k] too, unless sums is empty (a bias's gradient: it rides along, where
+    on its own it would be a chain of scalar additions)."""
+    n, with_sums, c, rows = acc.shape[1], sums.shape[0] > 0, 0, acc.shape[0]
+    if (acc.strides[1] == 8 and A.strides[1] == 8 and V.strides[1] == 8
+            and order.strides[0] == 8):  # 16 or 8 columns at a time, in registers
+        acc_at, V_at, A_at = np.intp(acc.ctypes.data), np.intp(V.ctypes.data), np.intp(A.ctypes.data)
+        strides = (acc.strides[0] // 8, A.strides[0] // 8, V.strides[0] // 8)
+        at, count, sums_at = np.intp(order.ctypes.data), order.shape[0], np.intp(sums.ctypes.data)
+        while c + 8 <= n:
+            if c + 16 <= n and with_sums:
+                _panel_16_sums(acc_at + 8 * c, strides[0], A_at, strides[1], V_at + 8 * c,
+                               strides[2], at, count, sums_at, rows)
+            elif c + 16 <= n:
+                _panel_16(acc_at + 8 * c, strides[0], A_at, strides[1], V_at + 8 * c,
+                          strides[2], at, count, 0, rows)
+            elif with_sums:
+                _panel_8_sums(acc_at + 8 * c, strides[0], A_at, strides[1], V_at + 8 * c,
+                              strides[2], at, count, sums_at, rows)
+            else:
+                _panel_8(acc_at + 8 * c, strides[0], A_at, strides[1], V_at + 8 * c,
+                         strides[2], at, count, 0, rows)
+            c += 16 if c + 16 <= n else 8
+            with_sums = False  # added by the first panel
+    if c == n and not with_sums:
+        return
+    for k in order:  # the columns left over (fewer than 8)
         v = V[k]
         for rr in range(acc.shape[0]):
-            s, c = acc[rr], A[rr, k]
+            row, a = acc[rr], A[rr, k]
             if with_sums:
-                sums[rr] += c
-            for i in range(n):
-                s[i] += c * v[i]
+                sums[rr] += a
+            for i in range(c, n):
+                row[i] += a * v[i]
+
+
+def _panel(vectors, with_sums):
+    """An intrinsic: acc[r, c] += A[r, k] * V[k, c] for `rows` (at most four) rows r and
+    8 * vectors columns c, k = samples[0], samples[1], ... in turn, as _outer_sums's loop
+    over the columns left over. Here the accumulators stay in vector registers through
+    all the samples: from Python loops, LLVM keeps them in memory (it cannot tell the
+    arrays apart), which made the weights' gradients half as slow again as the forward.
+    With fewer than four rows, the last one is computed again in the spare registers and
+    not stored. Plain IEEE multiplies and adds, each rounded (no fused multiply-add).
+
+    Arguments (addresses, and strides in floats): acc, acc_stride, A, A_stride, V,
+    V_stride, samples, n, sums, rows; with_sums: sums[r] += A[r, k] too.
+    """
+    @intrinsic
+    def panel(typingctx, acc, acc_stride, A, A_stride, V, V_stride, samples, n, sums, rows):
+        def codegen(context, builder, signature, args):
+            acc, acc_stride, A, A_stride, V, V_stride, samples, n, sums, rows = args
+            i64, f64 = ir.IntType(64), ir.DoubleType()
+            vec = ir.VectorType(f64, 8)
+
+            def number(k):
+                return ir.Constant(i64, k)
+
+            def at(address, index, kind=f64):
+                return builder.gep(builder.inttoptr(address, kind.as_pointer()), [index])
+
+            def vector_at(address, index):
+                return builder.bitcast(at(address, index), vec.as_pointer())
+
+            # row r, or the last row where r is past it
+            real = [builder.icmp_signed('<', number(r), rows) for r in range(4)]
+            row = [builder.select(real[r], number(r), builder.sub(rows, number(1)))
+                   for r in range(4)]
+            cells = [(r, v) for r in range(4) for v in range(vectors)]
+
+            def acc_at(r, v):
+                return vector_at(acc, builder.add(builder.mul(acc_stride, row[r]), number(8 * v)))
+
+            start = [builder.load(acc_at(r, v), align=8) for r, v in cells]
+            if with_sums:
+                start += [builder.load(at(sums, row[r])) for r in range(4)]
+            entry = builder.block
+            loop = builder.append_basic_block('panel.loop')
+            done = builder.append_basic_block('panel.done')
+            builder.cbranch(builder.icmp_signed('>', n, number(0)), loop, done)
+
+            builder.position_at_end(loop)
+            t = builder.phi(i64)
+            running = [builder.phi(value.type) for value in start]
+            k = builder.load(at(samples, t, i64))
+            p = [builder.load(vector_at(V, builder.add(builder.mul(k, V_stride), number(8 * v))),
+                              align=8) for v in range(vectors)]
+            a = [builder.load(at(A, builder.add(builder.mul(A_stride, row[r]), k)))
+                 for r in range(4)]
+            zeros = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
+            new = []
+            for (r, v), total in zip(cells, running):
+                splat = builder.shuffle_vector(
+                    builder.insert_element(ir.Constant(vec, ir.Undefined), a[r], number(0)),
+                    ir.Constant(vec, ir.Undefined), zeros)
+                new.append(builder.fadd(total, builder.fmul(splat, p[v])))
+            if with_sums:
+                new += [builder.fadd(total, a[r]) for r, total in enumerate(running[len(cells):])]
+            t_next = builder.add(t, number(1))
+            end = builder.block
+            t.add_incoming(number(0), entry)
+            t.add_incoming(t_next, end)
+            for phi, first, value in zip(running, start, new):
+                phi.add_incoming(first, entry)
+                phi.add_incoming(value, end)
+            builder.cbranch(builder.icmp_signed('<', t_next, n), loop, done)
+
+            builder.position_at_end(done)
+            final = []
+            for first, value in zip(start, new):
+                phi = builder.phi(first.type)
+                phi.add_incoming(first, entry)
+                phi.add_incoming(value, end)
+                final.append(phi)
+            for r in range(4):
+                with builder.if_then(real[r]):
+                    for v in range(vectors):
+                        builder.store(final[r * vectors + v], acc_at(r, v), align=8)
+                    if with_sums:
+                        builder.store(final[len(cells) + r], at(sums, row[r]))
+            return context.get_dummy_value()
+        return types.void(*(types.intp,) * 10), codegen
+    return panel
+
+
+_panel_16, _panel_16_sums = _panel(2, False), _panel(2, True)
+_panel_8, _panel_8_sums = _panel(1, False), _panel(1, True)
 
 
 # ----------------------------------------------------------------------------------
