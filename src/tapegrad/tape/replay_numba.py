@@ -480,12 +480,13 @@ def backward(code, start, args, karg, needs, P, pvals, pgrad, values, grads, ord
 # ----------------------------------------------------------------------------------
 # A matvec over a batch: m neurons that read the same inputs x, whose weights W and
 # biases b are distinct parameters. Dense linear algebra, written so that each neuron's
-# sum for each sample is still added term by term in the engine's order: the loops take
-# four neurons and four inputs (or samples) at a time, over a tile of samples, so that
-# the numbers stay in the processor's registers and first-level cache. `work` is scratch
-# for the weights as a matrix and the rows turned sample-major.
+# sum for each sample is still added term by term in the engine's order: four rows of
+# sums at a time, 16 (or 8) samples or columns wide, stay in vector registers while they
+# take their terms in turn (_panel, an intrinsic, as LLVM keeps sums in memory when the
+# loops are Python's). `work` is scratch for the weights as matrices and the rows turned
+# sample-major.
 
-TILE = 256  # samples a tile: four rows of it, and four input rows, fit the L1 cache
+TILE = 256  # samples a tile
 
 
 def matvec_work(tape, batch):
@@ -512,68 +513,33 @@ def _relu_rows(z, h):
 
 @helper
 def _matvec_forward(out, m, width, a, P, pvals, values, work, relus):
-    """The matvec, and (relus >= 0) the relu of output j into row relus + j."""
+    """The matvec, and (relus >= 0) the relu of output j into row relus + j.
+
+    Four neurons at a time over a tile of samples: each neuron's row starts at its bias
+    and takes the inputs' terms in turn, in vector registers (see _panel), the samples
+    left over (fewer than 8) one at a time."""
     x, b = a[:width], a[width * (1 + m):]
     Wm = _weights(m, width, a[width:width * (1 + m)], pvals, work)
-    B = values.shape[1]
+    B, stride = values.shape[1], values.strides[0] // 8
+    inputs = x - P  # the inputs' rows
+    at, W_at = np.intp(values.ctypes.data), np.intp(Wm.ctypes.data)
     for k0 in range(0, B, TILE):
         k1 = min(B, k0 + TILE)
-        j = 0
-        while j + 4 <= m:  # four neurons: d0..d3 = b + W x, input by input
-            d0, d1, d2 = values[out + j, k0:k1], values[out + j + 1, k0:k1], values[out + j + 2, k0:k1]
-            d3 = values[out + j + 3, k0:k1]
-            b0, b1, b2, b3 = pvals[b[j]], pvals[b[j + 1]], pvals[b[j + 2]], pvals[b[j + 3]]
-            for k in range(k1 - k0):
-                d0[k], d1[k], d2[k], d3[k] = b0, b1, b2, b3
-            i = 0
-            while i + 4 <= width:
-                r0, r1 = values[x[i] - P, k0:k1], values[x[i + 1] - P, k0:k1]
-                r2, r3 = values[x[i + 2] - P, k0:k1], values[x[i + 3] - P, k0:k1]
-                w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
-                v0, v1, v2, v3 = Wm[j + 1, i], Wm[j + 1, i + 1], Wm[j + 1, i + 2], Wm[j + 1, i + 3]
-                u0, u1, u2, u3 = Wm[j + 2, i], Wm[j + 2, i + 1], Wm[j + 2, i + 2], Wm[j + 2, i + 3]
-                t0, t1, t2, t3 = Wm[j + 3, i], Wm[j + 3, i + 1], Wm[j + 3, i + 2], Wm[j + 3, i + 3]
-                for k in range(k1 - k0):
-                    x0, x1, x2, x3 = r0[k], r1[k], r2[k], r3[k]
-                    d0[k] = (((d0[k] + w0 * x0) + w1 * x1) + w2 * x2) + w3 * x3
-                    d1[k] = (((d1[k] + v0 * x0) + v1 * x1) + v2 * x2) + v3 * x3
-                    d2[k] = (((d2[k] + u0 * x0) + u1 * x1) + u2 * x2) + u3 * x3
-                    d3[k] = (((d3[k] + t0 * x0) + t1 * x1) + t2 * x2) + t3 * x3
-                i += 4
-            while i < width:
-                r0 = values[x[i] - P, k0:k1]
-                w0, v0, u0, t0 = Wm[j, i], Wm[j + 1, i], Wm[j + 2, i], Wm[j + 3, i]
-                for k in range(k1 - k0):
-                    x0 = r0[k]
-                    d0[k] += w0 * x0
-                    d1[k] += v0 * x0
-                    d2[k] += u0 * x0
-                    d3[k] += t0 * x0
-                i += 1
-            if relus >= 0:
-                for r in range(4):
-                    _relu_rows(values[out + j + r, k0:k1], values[relus + j + r, k0:k1])
-            j += 4
-        while j < m:  # the neurons left over, one at a time
-            d0, b0 = values[out + j, k0:k1], pvals[b[j]]
-            for k in range(k1 - k0):
-                d0[k] = b0
-            i = 0
-            while i + 4 <= width:
-                r0, r1 = values[x[i] - P, k0:k1], values[x[i + 1] - P, k0:k1]
-                r2, r3 = values[x[i + 2] - P, k0:k1], values[x[i + 3] - P, k0:k1]
-                w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
-                for k in range(k1 - k0):
-                    d0[k] = (((d0[k] + w0 * r0[k]) + w1 * r1[k]) + w2 * r2[k]) + w3 * r3[k]
-                i += 4
-            while i < width:
-                r0, w0 = values[x[i] - P, k0:k1], Wm[j, i]
-                for k in range(k1 - k0):
-                    d0[k] += w0 * r0[k]
-                i += 1
-            if relus >= 0:
-                _relu_rows(d0, values[relus + j, k0:k1])
-            j += 1
+        for j0 in range(0, m, 4):
+            j1 = min(m, j0 + 4)
+            for j in range(j0, j1):
+                values[out + j, k0:k1] = pvals[b[j]]
+            done = _panels_by_position(at + 8 * ((out + j0) * stride + k0), stride,
+                                       W_at + 8 * j0 * width, width, at + 8 * k0, stride,
+                                       inputs, k1 - k0, j1 - j0)
+            for j in range(j0, j1):
+                d = values[out + j, k0 + done:k1]
+                for i in range(width):
+                    r, w = values[inputs[i], k0 + done:k1], Wm[j, i]
+                    for k in range(d.shape[0]):
+                        d[k] += w * r[k]
+                if relus >= 0:
+                    _relu_rows(values[out + j, k0:k1], values[relus + j, k0:k1])
 
 
 @helper
@@ -581,49 +547,39 @@ def _matvec_backward(out, m, width, a, needs, P, pvals, pgrad, values, grads, or
     x, W, b = a[:width], a[width:width * (1 + m)], a[width * (1 + m):]
     Wm = _weights(m, width, W, pvals, work)
     B = values.shape[1]
-    # the inputs' gradients: each gets the last neuron's term first, as from the dots
+    # the inputs' gradients: each gets the last neuron's term first, as from the dots;
+    # up to four inputs in consecutive rows at a time, over a tile of samples (see _panel)
+    WT = work[m * width:2 * m * width].reshape((width, m))
+    for i in range(width):  # WT[i, t]: input i's weight in the t-th term, neuron m - 1 - t
+        for t in range(m):
+            WT[i, t] = Wm[m - 1 - t, i]
+    neurons = np.empty(m, dtype=np.int64)  # the outputs' rows, in the terms' order
+    for t in range(m):
+        neurons[t] = out + m - 1 - t
+    stride = grads.strides[0] // 8
+    at, WT_at = np.intp(grads.ctypes.data), np.intp(WT.ctypes.data)
     for k0 in range(0, B, TILE):
         k1 = min(B, k0 + TILE)
         i = 0
         while i < width:
-            if i + 4 <= width and needs[x[i]] and needs[x[i + 1]] and needs[x[i + 2]] \
-                    and needs[x[i + 3]]:
-                g0, g1 = grads[x[i] - P, k0:k1], grads[x[i + 1] - P, k0:k1]
-                g2, g3 = grads[x[i + 2] - P, k0:k1], grads[x[i + 3] - P, k0:k1]
-                j = m - 1
-                while j >= 3:  # neurons j, j-1, j-2, j-3
-                    e0, e1 = grads[out + j, k0:k1], grads[out + j - 1, k0:k1]
-                    e2, e3 = grads[out + j - 2, k0:k1], grads[out + j - 3, k0:k1]
-                    w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
-                    v0, v1, v2, v3 = Wm[j - 1, i], Wm[j - 1, i + 1], Wm[j - 1, i + 2], Wm[j - 1, i + 3]
-                    u0, u1, u2, u3 = Wm[j - 2, i], Wm[j - 2, i + 1], Wm[j - 2, i + 2], Wm[j - 2, i + 3]
-                    t0, t1, t2, t3 = Wm[j - 3, i], Wm[j - 3, i + 1], Wm[j - 3, i + 2], Wm[j - 3, i + 3]
-                    for k in range(k1 - k0):
-                        a0, a1, a2, a3 = e0[k], e1[k], e2[k], e3[k]
-                        g0[k] = (((g0[k] + a0 * w0) + a1 * v0) + a2 * u0) + a3 * t0
-                        g1[k] = (((g1[k] + a0 * w1) + a1 * v1) + a2 * u1) + a3 * t1
-                        g2[k] = (((g2[k] + a0 * w2) + a1 * v2) + a2 * u2) + a3 * t2
-                        g3[k] = (((g3[k] + a0 * w3) + a1 * v3) + a2 * u3) + a3 * t3
-                    j -= 4
-                while j >= 0:
-                    e0 = grads[out + j, k0:k1]
-                    w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
-                    for k in range(k1 - k0):
-                        a0 = e0[k]
-                        g0[k] += a0 * w0
-                        g1[k] += a0 * w1
-                        g2[k] += a0 * w2
-                        g3[k] += a0 * w3
-                    j -= 1
-                i += 4
-            else:
-                if needs[x[i]]:
-                    g0 = grads[x[i] - P, k0:k1]
-                    for j in range(m - 1, -1, -1):
-                        e0, w0 = grads[out + j, k0:k1], Wm[j, i]
-                        for k in range(k1 - k0):
-                            g0[k] += e0[k] * w0
+            rows = 0
+            while (rows < 4 and i + rows < width and needs[x[i + rows]]
+                   and x[i + rows] == x[i] + rows):
+                rows += 1
+            if rows == 0:  # an input without a gradient
                 i += 1
+                continue
+            first = x[i] - P
+            done = _panels_by_position(at + 8 * (first * stride + k0), stride,
+                                       WT_at + 8 * i * m, m, at + 8 * k0, stride, neurons,
+                                       k1 - k0, rows)
+            for r in range(rows):
+                g = grads[first + r, k0 + done:k1]
+                for t in range(m):
+                    e, w = grads[neurons[t], k0 + done:k1], WT[i + r, t]
+                    for k in range(g.shape[0]):
+                        g[k] += e[k] * w
+            i += rows
     # the parameters' gradients, sample by sample in `order`: gW[j, i] += G[j, k] X[i, k].
     # The loops run along the longer side (four rows of gW at a time), which must be
     # sample-major for that, so it is transposed into work; the other side's numbers are
@@ -731,7 +687,7 @@ def _outer_sums(acc, A, V, order, sums):
                 row[i] += a * v[i]
 
 
-def _panel(vectors, with_sums):
+def _panel(vectors, with_sums, by_position=False):
     """An intrinsic: acc[r, c] += A[r, k] * V[k, c] for `rows` (at most four) rows r and
     8 * vectors columns c, k = samples[0], samples[1], ... in turn, as _outer_sums's loop
     over the columns left over. Here the accumulators stay in vector registers through
@@ -741,7 +697,9 @@ def _panel(vectors, with_sums):
     not stored. Plain IEEE multiplies and adds, each rounded (no fused multiply-add).
 
     Arguments (addresses, and strides in floats): acc, acc_stride, A, A_stride, V,
-    V_stride, samples, n, sums, rows; with_sums: sums[r] += A[r, k] too.
+    V_stride, samples, n, sums, rows; with_sums: sums[r] += A[r, k] too. by_position:
+    A[r, t] in the place of A[r, k] (t = 0, 1, ...; for the matvec's other loops, where
+    V's rows are the inputs' or the outputs' rows, in the order of the sums' terms).
     """
     @intrinsic
     def panel(typingctx, acc, acc_stride, A, A_stride, V, V_stride, samples, n, sums, rows):
@@ -782,7 +740,8 @@ def _panel(vectors, with_sums):
             k = builder.load(at(samples, t, i64))
             p = [builder.load(vector_at(V, builder.add(builder.mul(k, V_stride), number(8 * v))),
                               align=8) for v in range(vectors)]
-            a = [builder.load(at(A, builder.add(builder.mul(A_stride, row[r]), k)))
+            a = [builder.load(at(A, builder.add(builder.mul(A_stride, row[r]),
+                                                t if by_position else k)))
                  for r in range(4)]
             zeros = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
             new = []
@@ -822,6 +781,24 @@ def _panel(vectors, with_sums):
 
 _panel_16, _panel_16_sums = _panel(2, False), _panel(2, True)
 _panel_8, _panel_8_sums = _panel(1, False), _panel(1, True)
+_panel_16_by_position, _panel_8_by_position = _panel(2, False, True), _panel(1, False, True)
+
+
+@helper
+def _panels_by_position(acc, acc_stride, A, A_stride, V, V_stride, terms, columns, rows):
+    """acc[r, c] += A[r, t] * V[terms[t], c] for t in turn, over the columns 16 or 8 at a
+    time (addresses and strides as _panel's); returns how many columns it did."""
+    c, at, n = 0, np.intp(terms.ctypes.data), terms.shape[0]
+    while c + 8 <= columns:
+        if c + 16 <= columns:
+            _panel_16_by_position(acc + 8 * c, acc_stride, A, A_stride, V + 8 * c, V_stride,
+                                  at, n, 0, rows)
+            c += 16
+        else:
+            _panel_8_by_position(acc + 8 * c, acc_stride, A, A_stride, V + 8 * c, V_stride,
+                                 at, n, 0, rows)
+            c += 8
+    return c
 
 
 # ----------------------------------------------------------------------------------
