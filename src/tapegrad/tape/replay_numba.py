@@ -75,22 +75,26 @@ class MissingKernel(TapeError):
     """numba's loops have no formula for an op of the tape: replay it with NumPy."""
 
 
-def lower(tape):
-    """The tape as arrays: code[n] = (op, first output slot, m, width), start, args, karg.
+def lower(tape, needs):
+    """The tape as arrays: code[n] = (op, first output slot, m, width, squares), start,
+    args, karg.
 
     For a matvec, m is the number of neurons and width that of inputs; otherwise m is 1.
+    squares is 1 for a dot b + s*s + (s+1)*(s+1) + ... over consecutive slots that all
+    need their gradients, b not among them (an L2 penalty), which backward_one does as
+    one vector loop.
     """
     missing = sorted({i.op for i in tape.instructions} - set(OPCODES))
     if missing:
         raise MissingKernel(f"numba's loops have no formula for the op(s) "
                             f"{', '.join(map(repr, missing))} (see 'Adding an op' in the README)")
-    code = np.zeros((len(tape.instructions), 4), dtype=np.int64)
+    code = np.zeros((len(tape.instructions), 5), dtype=np.int64)
     karg = np.zeros(len(tape.instructions))
     start = np.zeros(len(tape.instructions) + 1, dtype=np.int64)
     args = []
     for n, ins in enumerate(tape.instructions):
         m, width = ins.arg if ins.op == 'matvec' else (1, len(ins.args))
-        code[n] = OPCODES[ins.op], ins.out[0], m, width
+        code[n] = OPCODES[ins.op], ins.out[0], m, width, _squares_of_a_run(ins, needs)
         if ins.op in OPS and OPS[ins.op].takes_number:
             karg[n] = ins.arg
         args.extend(ins.args)
@@ -98,12 +102,21 @@ def lower(tape):
     return code, start, np.array(args, dtype=np.int64), karg
 
 
+def _squares_of_a_run(ins, needs):
+    if ins.op != 'dot' or len(ins.args) < 3:
+        return False
+    base, first, n = ins.args[0], ins.args[1], len(ins.args) // 2
+    run = range(first, first + n)
+    return (ins.args[1:] == tuple(s for s in run for _ in (0, 1)) and base not in run
+            and all(needs[s] for s in run))
+
+
 class NumbaReplay(Replay):
     """Forward and backward over a tape with the compiled loops below."""
 
     def __init__(self, tape, batch, flat=True):
         super().__init__(tape, batch)
-        self.code, self.start, self.args, self.karg = lower(tape)
+        self.code, self.start, self.args, self.karg = lower(tape, self.needs)
         self.one_flat = flat and batch == 1  # else rows of samples, for the batch loops
         if self.one_flat:  # one flat array of all slots, parameters first; rows are views
             P = self.n_params
@@ -281,7 +294,15 @@ def backward_one(code, start, args, karg, needs, v, g, lo, hi):
         op, out, s, e = code[n, 0], code[n, 1], start[n], start[n + 1]
         if op == LEAF or not needs[out]:
             continue
-        if op == DOT or op == MATVEC:
+        if code[n, 4]:  # an L2 penalty's sum of squares (see lower): each slot gets its
+            # two equal terms, as below; the slots are distinct, so in one vector loop
+            go, first = g[out], args[s + 1]
+            for t in range((e - s - 1) // 2):
+                term = go * v[first + t]
+                g[first + t] = (g[first + t] + term) + term
+            if needs[args[s]]:  # not a slot of the run: the order between them is free
+                g[args[s]] += go
+        elif op == DOT or op == MATVEC:
             # a dot is the chain's '+' and '*' nodes: the last term first, and the base
             # (added by the first '+') just before the first term; a matvec is its dots,
             # the last first
