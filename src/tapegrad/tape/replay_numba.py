@@ -75,22 +75,26 @@ class MissingKernel(TapeError):
     """numba's loops have no formula for an op of the tape: replay it with NumPy."""
 
 
-def lower(tape):
-    """The tape as arrays: code[n] = (op, first output slot, m, width), start, args, karg.
+def lower(tape, needs):
+    """The tape as arrays: code[n] = (op, first output slot, m, width, squares), start,
+    args, karg.
 
     For a matvec, m is the number of neurons and width that of inputs; otherwise m is 1.
+    squares is 1 for a dot b + s*s + (s+1)*(s+1) + ... over consecutive slots that all
+    need their gradients, b not among them (an L2 penalty), which backward_one does as
+    one vector loop.
     """
     missing = sorted({i.op for i in tape.instructions} - set(OPCODES))
     if missing:
         raise MissingKernel(f"numba's loops have no formula for the op(s) "
                             f"{', '.join(map(repr, missing))} (see 'Adding an op' in the README)")
-    code = np.zeros((len(tape.instructions), 4), dtype=np.int64)
+    code = np.zeros((len(tape.instructions), 5), dtype=np.int64)
     karg = np.zeros(len(tape.instructions))
     start = np.zeros(len(tape.instructions) + 1, dtype=np.int64)
     args = []
     for n, ins in enumerate(tape.instructions):
         m, width = ins.arg if ins.op == 'matvec' else (1, len(ins.args))
-        code[n] = OPCODES[ins.op], ins.out[0], m, width
+        code[n] = OPCODES[ins.op], ins.out[0], m, width, _squares_of_a_run(ins, needs)
         if ins.op in OPS and OPS[ins.op].takes_number:
             karg[n] = ins.arg
         args.extend(ins.args)
@@ -98,12 +102,21 @@ def lower(tape):
     return code, start, np.array(args, dtype=np.int64), karg
 
 
+def _squares_of_a_run(ins, needs):
+    if ins.op != 'dot' or len(ins.args) < 3:
+        return False
+    base, first, n = ins.args[0], ins.args[1], len(ins.args) // 2
+    run = range(first, first + n)
+    return (ins.args[1:] == tuple(s for s in run for _ in (0, 1)) and base not in run
+            and all(needs[s] for s in run))
+
+
 class NumbaReplay(Replay):
     """Forward and backward over a tape with the compiled loops below."""
 
     def __init__(self, tape, batch, flat=True):
         super().__init__(tape, batch)
-        self.code, self.start, self.args, self.karg = lower(tape)
+        self.code, self.start, self.args, self.karg = lower(tape, self.needs)
         self.one_flat = flat and batch == 1  # else rows of samples, for the batch loops
         if self.one_flat:  # one flat array of all slots, parameters first; rows are views
             P = self.n_params
@@ -281,7 +294,15 @@ def backward_one(code, start, args, karg, needs, v, g, lo, hi):
         op, out, s, e = code[n, 0], code[n, 1], start[n], start[n + 1]
         if op == LEAF or not needs[out]:
             continue
-        if op == DOT or op == MATVEC:
+        if code[n, 4]:  # an L2 penalty's sum of squares (see lower): each slot gets its
+            # two equal terms, as below; the slots are distinct, so in one vector loop
+            go, first = g[out], args[s + 1]
+            for t in range((e - s - 1) // 2):
+                term = go * v[first + t]
+                g[first + t] = (g[first + t] + term) + term
+            if needs[args[s]]:  # not a slot of the run: the order between them is free
+                g[args[s]] += go
+        elif op == DOT or op == MATVEC:
             # a dot is the chain's '+' and '*' nodes: the last term first, and the base
             # (added by the first '+') just before the first term; a matvec is its dots,
             # the last first
@@ -480,12 +501,13 @@ def backward(code, start, args, karg, needs, P, pvals, pgrad, values, grads, ord
 # ----------------------------------------------------------------------------------
 # A matvec over a batch: m neurons that read the same inputs x, whose weights W and
 # biases b are distinct parameters. Dense linear algebra, written so that each neuron's
-# sum for each sample is still added term by term in the engine's order: the loops take
-# four neurons and four inputs (or samples) at a time, over a tile of samples, so that
-# the numbers stay in the processor's registers and first-level cache. `work` is scratch
-# for the weights as a matrix and the rows turned sample-major.
+# sum for each sample is still added term by term in the engine's order: four rows of
+# sums at a time, 16 (or 8) samples or columns wide, stay in vector registers while they
+# take their terms in turn (_panel, an intrinsic, as LLVM keeps sums in memory when the
+# loops are Python's). `work` is scratch for the weights as matrices and the rows turned
+# sample-major.
 
-TILE = 256  # samples a tile: four rows of it, and four input rows, fit the L1 cache
+TILE = 256  # samples a tile
 
 
 def matvec_work(tape, batch):
@@ -512,68 +534,33 @@ def _relu_rows(z, h):
 
 @helper
 def _matvec_forward(out, m, width, a, P, pvals, values, work, relus):
-    """The matvec, and (relus >= 0) the relu of output j into row relus + j."""
+    """The matvec, and (relus >= 0) the relu of output j into row relus + j.
+
+    Four neurons at a time over a tile of samples: each neuron's row starts at its bias
+    and takes the inputs' terms in turn, in vector registers (see _panel), the samples
+    left over (fewer than 8) one at a time."""
     x, b = a[:width], a[width * (1 + m):]
     Wm = _weights(m, width, a[width:width * (1 + m)], pvals, work)
-    B = values.shape[1]
+    B, stride = values.shape[1], values.strides[0] // 8
+    inputs = x - P  # the inputs' rows
+    at, W_at = np.intp(values.ctypes.data), np.intp(Wm.ctypes.data)
     for k0 in range(0, B, TILE):
         k1 = min(B, k0 + TILE)
-        j = 0
-        while j + 4 <= m:  # four neurons: d0..d3 = b + W x, input by input
-            d0, d1, d2 = values[out + j, k0:k1], values[out + j + 1, k0:k1], values[out + j + 2, k0:k1]
-            d3 = values[out + j + 3, k0:k1]
-            b0, b1, b2, b3 = pvals[b[j]], pvals[b[j + 1]], pvals[b[j + 2]], pvals[b[j + 3]]
-            for k in range(k1 - k0):
-                d0[k], d1[k], d2[k], d3[k] = b0, b1, b2, b3
-            i = 0
-            while i + 4 <= width:
-                r0, r1 = values[x[i] - P, k0:k1], values[x[i + 1] - P, k0:k1]
-                r2, r3 = values[x[i + 2] - P, k0:k1], values[x[i + 3] - P, k0:k1]
-                w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
-                v0, v1, v2, v3 = Wm[j + 1, i], Wm[j + 1, i + 1], Wm[j + 1, i + 2], Wm[j + 1, i + 3]
-                u0, u1, u2, u3 = Wm[j + 2, i], Wm[j + 2, i + 1], Wm[j + 2, i + 2], Wm[j + 2, i + 3]
-                t0, t1, t2, t3 = Wm[j + 3, i], Wm[j + 3, i + 1], Wm[j + 3, i + 2], Wm[j + 3, i + 3]
-                for k in range(k1 - k0):
-                    x0, x1, x2, x3 = r0[k], r1[k], r2[k], r3[k]
-                    d0[k] = (((d0[k] + w0 * x0) + w1 * x1) + w2 * x2) + w3 * x3
-                    d1[k] = (((d1[k] + v0 * x0) + v1 * x1) + v2 * x2) + v3 * x3
-                    d2[k] = (((d2[k] + u0 * x0) + u1 * x1) + u2 * x2) + u3 * x3
-                    d3[k] = (((d3[k] + t0 * x0) + t1 * x1) + t2 * x2) + t3 * x3
-                i += 4
-            while i < width:
-                r0 = values[x[i] - P, k0:k1]
-                w0, v0, u0, t0 = Wm[j, i], Wm[j + 1, i], Wm[j + 2, i], Wm[j + 3, i]
-                for k in range(k1 - k0):
-                    x0 = r0[k]
-                    d0[k] += w0 * x0
-                    d1[k] += v0 * x0
-                    d2[k] += u0 * x0
-                    d3[k] += t0 * x0
-                i += 1
-            if relus >= 0:
-                for r in range(4):
-                    _relu_rows(values[out + j + r, k0:k1], values[relus + j + r, k0:k1])
-            j += 4
-        while j < m:  # the neurons left over, one at a time
-            d0, b0 = values[out + j, k0:k1], pvals[b[j]]
-            for k in range(k1 - k0):
-                d0[k] = b0
-            i = 0
-            while i + 4 <= width:
-                r0, r1 = values[x[i] - P, k0:k1], values[x[i + 1] - P, k0:k1]
-                r2, r3 = values[x[i + 2] - P, k0:k1], values[x[i + 3] - P, k0:k1]
-                w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
-                for k in range(k1 - k0):
-                    d0[k] = (((d0[k] + w0 * r0[k]) + w1 * r1[k]) + w2 * r2[k]) + w3 * r3[k]
-                i += 4
-            while i < width:
-                r0, w0 = values[x[i] - P, k0:k1], Wm[j, i]
-                for k in range(k1 - k0):
-                    d0[k] += w0 * r0[k]
-                i += 1
-            if relus >= 0:
-                _relu_rows(d0, values[relus + j, k0:k1])
-            j += 1
+        for j0 in range(0, m, 4):
+            j1 = min(m, j0 + 4)
+            for j in range(j0, j1):
+                values[out + j, k0:k1] = pvals[b[j]]
+            done = _panels_by_position(at + 8 * ((out + j0) * stride + k0), stride,
+                                       W_at + 8 * j0 * width, width, at + 8 * k0, stride,
+                                       inputs, k1 - k0, j1 - j0)
+            for j in range(j0, j1):
+                d = values[out + j, k0 + done:k1]
+                for i in range(width):
+                    r, w = values[inputs[i], k0 + done:k1], Wm[j, i]
+                    for k in range(d.shape[0]):
+                        d[k] += w * r[k]
+                if relus >= 0:
+                    _relu_rows(values[out + j, k0:k1], values[relus + j, k0:k1])
 
 
 @helper
@@ -581,49 +568,39 @@ def _matvec_backward(out, m, width, a, needs, P, pvals, pgrad, values, grads, or
     x, W, b = a[:width], a[width:width * (1 + m)], a[width * (1 + m):]
     Wm = _weights(m, width, W, pvals, work)
     B = values.shape[1]
-    # the inputs' gradients: each gets the last neuron's term first, as from the dots
+    # the inputs' gradients: each gets the last neuron's term first, as from the dots;
+    # up to four inputs in consecutive rows at a time, over a tile of samples (see _panel)
+    WT = work[m * width:2 * m * width].reshape((width, m))
+    for i in range(width):  # WT[i, t]: input i's weight in the t-th term, neuron m - 1 - t
+        for t in range(m):
+            WT[i, t] = Wm[m - 1 - t, i]
+    neurons = np.empty(m, dtype=np.int64)  # the outputs' rows, in the terms' order
+    for t in range(m):
+        neurons[t] = out + m - 1 - t
+    stride = grads.strides[0] // 8
+    at, WT_at = np.intp(grads.ctypes.data), np.intp(WT.ctypes.data)
     for k0 in range(0, B, TILE):
         k1 = min(B, k0 + TILE)
         i = 0
         while i < width:
-            if i + 4 <= width and needs[x[i]] and needs[x[i + 1]] and needs[x[i + 2]] \
-                    and needs[x[i + 3]]:
-                g0, g1 = grads[x[i] - P, k0:k1], grads[x[i + 1] - P, k0:k1]
-                g2, g3 = grads[x[i + 2] - P, k0:k1], grads[x[i + 3] - P, k0:k1]
-                j = m - 1
-                while j >= 3:  # neurons j, j-1, j-2, j-3
-                    e0, e1 = grads[out + j, k0:k1], grads[out + j - 1, k0:k1]
-                    e2, e3 = grads[out + j - 2, k0:k1], grads[out + j - 3, k0:k1]
-                    w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
-                    v0, v1, v2, v3 = Wm[j - 1, i], Wm[j - 1, i + 1], Wm[j - 1, i + 2], Wm[j - 1, i + 3]
-                    u0, u1, u2, u3 = Wm[j - 2, i], Wm[j - 2, i + 1], Wm[j - 2, i + 2], Wm[j - 2, i + 3]
-                    t0, t1, t2, t3 = Wm[j - 3, i], Wm[j - 3, i + 1], Wm[j - 3, i + 2], Wm[j - 3, i + 3]
-                    for k in range(k1 - k0):
-                        a0, a1, a2, a3 = e0[k], e1[k], e2[k], e3[k]
-                        g0[k] = (((g0[k] + a0 * w0) + a1 * v0) + a2 * u0) + a3 * t0
-                        g1[k] = (((g1[k] + a0 * w1) + a1 * v1) + a2 * u1) + a3 * t1
-                        g2[k] = (((g2[k] + a0 * w2) + a1 * v2) + a2 * u2) + a3 * t2
-                        g3[k] = (((g3[k] + a0 * w3) + a1 * v3) + a2 * u3) + a3 * t3
-                    j -= 4
-                while j >= 0:
-                    e0 = grads[out + j, k0:k1]
-                    w0, w1, w2, w3 = Wm[j, i], Wm[j, i + 1], Wm[j, i + 2], Wm[j, i + 3]
-                    for k in range(k1 - k0):
-                        a0 = e0[k]
-                        g0[k] += a0 * w0
-                        g1[k] += a0 * w1
-                        g2[k] += a0 * w2
-                        g3[k] += a0 * w3
-                    j -= 1
-                i += 4
-            else:
-                if needs[x[i]]:
-                    g0 = grads[x[i] - P, k0:k1]
-                    for j in range(m - 1, -1, -1):
-                        e0, w0 = grads[out + j, k0:k1], Wm[j, i]
-                        for k in range(k1 - k0):
-                            g0[k] += e0[k] * w0
+            rows = 0
+            while (rows < 4 and i + rows < width and needs[x[i + rows]]
+                   and x[i + rows] == x[i] + rows):
+                rows += 1
+            if rows == 0:  # an input without a gradient
                 i += 1
+                continue
+            first = x[i] - P
+            done = _panels_by_position(at + 8 * (first * stride + k0), stride,
+                                       WT_at + 8 * i * m, m, at + 8 * k0, stride, neurons,
+                                       k1 - k0, rows)
+            for r in range(rows):
+                g = grads[first + r, k0 + done:k1]
+                for t in range(m):
+                    e, w = grads[neurons[t], k0 + done:k1], WT[i + r, t]
+                    for k in range(g.shape[0]):
+                        g[k] += e[k] * w
+            i += rows
     # the parameters' gradients, sample by sample in `order`: gW[j, i] += G[j, k] X[i, k].
     # The loops run along the longer side (four rows of gW at a time), which must be
     # sample-major for that, so it is transposed into work; the other side's numbers are
@@ -695,40 +672,154 @@ def _sample_major(x, P, values, XT):
 
 @helper
 def _outer_sums(acc, A, V, order, sums):
-    """acc[r, :] += A[r, k] * V[k, :] for each row r (at most four), k in `order`; and
-    sums[r] += A[r, k] too, unless sums is empty (a bias's gradient: in the shadow of
-    the vector loop here, where on its own it would be a chain of scalar additions)."""
-    n, t, with_sums = acc.shape[1], 0, sums.shape[0] > 0
-    if acc.shape[0] == 4:
-        s0, s1, s2, s3 = acc[0], acc[1], acc[2], acc[3]
-        A0, A1, A2, A3 = A[0], A[1], A[2], A[3]
-        while t + 4 <= order.shape[0]:  # four samples at a time, in order
-            ka, kb, kc, kd = order[t], order[t + 1], order[t + 2], order[t + 3]
-            va, vb, vc, vd = V[ka], V[kb], V[kc], V[kd]
-            a0, a1, a2, a3 = A0[ka], A1[ka], A2[ka], A3[ka]
-            b0, b1, b2, b3 = A0[kb], A1[kb], A2[kb], A3[kb]
-            e0, e1, e2, e3 = A0[kc], A1[kc], A2[kc], A3[kc]
-            f0, f1, f2, f3 = A0[kd], A1[kd], A2[kd], A3[kd]
-            if with_sums:
-                sums[0] = (((sums[0] + a0) + b0) + e0) + f0
-                sums[1] = (((sums[1] + a1) + b1) + e1) + f1
-                sums[2] = (((sums[2] + a2) + b2) + e2) + f2
-                sums[3] = (((sums[3] + a3) + b3) + e3) + f3
-            for i in range(n):
-                p, q, r, u = va[i], vb[i], vc[i], vd[i]
-                s0[i] = (((s0[i] + a0 * p) + b0 * q) + e0 * r) + f0 * u
-                s1[i] = (((s1[i] + a1 * p) + b1 * q) + e1 * r) + f1 * u
-                s2[i] = (((s2[i] + a2 * p) + b2 * q) + e2 * r) + f2 * u
-                s3[i] = (((s3[i] + a3 * p) + b3 * q) + e3 * r) + f3 * u
-            t += 4
-    for k in order[t:]:
+    """acc[r, :] += A[r, k] * V[k, :] for each row r (one to four), k in `order`; and
+    sums[r] += A[r, k] too, unless sums is empty (a bias's gradient: it rides along, where
+    on its own it would be a chain of scalar additions)."""
+    n, with_sums, c, rows = acc.shape[1], sums.shape[0] > 0, 0, acc.shape[0]
+    if (acc.strides[1] == 8 and A.strides[1] == 8 and V.strides[1] == 8
+            and order.strides[0] == 8):  # 16 or 8 columns at a time, in registers
+        acc_at, V_at, A_at = np.intp(acc.ctypes.data), np.intp(V.ctypes.data), np.intp(A.ctypes.data)
+        strides = (acc.strides[0] // 8, A.strides[0] // 8, V.strides[0] // 8)
+        at, count, sums_at = np.intp(order.ctypes.data), order.shape[0], np.intp(sums.ctypes.data)
+        while c + 8 <= n:
+            if c + 16 <= n and with_sums:
+                _panel_16_sums(acc_at + 8 * c, strides[0], A_at, strides[1], V_at + 8 * c,
+                               strides[2], at, count, sums_at, rows)
+            elif c + 16 <= n:
+                _panel_16(acc_at + 8 * c, strides[0], A_at, strides[1], V_at + 8 * c,
+                          strides[2], at, count, 0, rows)
+            elif with_sums:
+                _panel_8_sums(acc_at + 8 * c, strides[0], A_at, strides[1], V_at + 8 * c,
+                              strides[2], at, count, sums_at, rows)
+            else:
+                _panel_8(acc_at + 8 * c, strides[0], A_at, strides[1], V_at + 8 * c,
+                         strides[2], at, count, 0, rows)
+            c += 16 if c + 16 <= n else 8
+            with_sums = False  # added by the first panel
+    if c == n and not with_sums:
+        return
+    for k in order:  # the columns left over (fewer than 8)
         v = V[k]
         for rr in range(acc.shape[0]):
-            s, c = acc[rr], A[rr, k]
+            row, a = acc[rr], A[rr, k]
             if with_sums:
-                sums[rr] += c
-            for i in range(n):
-                s[i] += c * v[i]
+                sums[rr] += a
+            for i in range(c, n):
+                row[i] += a * v[i]
+
+
+def _panel(vectors, with_sums, by_position=False):
+    """An intrinsic: acc[r, c] += A[r, k] * V[k, c] for `rows` (at most four) rows r and
+    8 * vectors columns c, k = samples[0], samples[1], ... in turn, as _outer_sums's loop
+    over the columns left over. Here the accumulators stay in vector registers through
+    all the samples: from Python loops, LLVM keeps them in memory (it cannot tell the
+    arrays apart), which made the weights' gradients half as slow again as the forward.
+    With fewer than four rows, the last one is computed again in the spare registers and
+    not stored. Plain IEEE multiplies and adds, each rounded (no fused multiply-add).
+
+    Arguments (addresses, and strides in floats): acc, acc_stride, A, A_stride, V,
+    V_stride, samples, n, sums, rows; with_sums: sums[r] += A[r, k] too. by_position:
+    A[r, t] in the place of A[r, k] (t = 0, 1, ...; for the matvec's other loops, where
+    V's rows are the inputs' or the outputs' rows, in the order of the sums' terms).
+    """
+    @intrinsic
+    def panel(typingctx, acc, acc_stride, A, A_stride, V, V_stride, samples, n, sums, rows):
+        def codegen(context, builder, signature, args):
+            acc, acc_stride, A, A_stride, V, V_stride, samples, n, sums, rows = args
+            i64, f64 = ir.IntType(64), ir.DoubleType()
+            vec = ir.VectorType(f64, 8)
+
+            def number(k):
+                return ir.Constant(i64, k)
+
+            def at(address, index, kind=f64):
+                return builder.gep(builder.inttoptr(address, kind.as_pointer()), [index])
+
+            def vector_at(address, index):
+                return builder.bitcast(at(address, index), vec.as_pointer())
+
+            # row r, or the last row where r is past it
+            real = [builder.icmp_signed('<', number(r), rows) for r in range(4)]
+            row = [builder.select(real[r], number(r), builder.sub(rows, number(1)))
+                   for r in range(4)]
+            cells = [(r, v) for r in range(4) for v in range(vectors)]
+
+            def acc_at(r, v):
+                return vector_at(acc, builder.add(builder.mul(acc_stride, row[r]), number(8 * v)))
+
+            start = [builder.load(acc_at(r, v), align=8) for r, v in cells]
+            if with_sums:
+                start += [builder.load(at(sums, row[r])) for r in range(4)]
+            entry = builder.block
+            loop = builder.append_basic_block('panel.loop')
+            done = builder.append_basic_block('panel.done')
+            builder.cbranch(builder.icmp_signed('>', n, number(0)), loop, done)
+
+            builder.position_at_end(loop)
+            t = builder.phi(i64)
+            running = [builder.phi(value.type) for value in start]
+            k = builder.load(at(samples, t, i64))
+            p = [builder.load(vector_at(V, builder.add(builder.mul(k, V_stride), number(8 * v))),
+                              align=8) for v in range(vectors)]
+            a = [builder.load(at(A, builder.add(builder.mul(A_stride, row[r]),
+                                                t if by_position else k)))
+                 for r in range(4)]
+            zeros = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
+            new = []
+            for (r, v), total in zip(cells, running):
+                splat = builder.shuffle_vector(
+                    builder.insert_element(ir.Constant(vec, ir.Undefined), a[r], number(0)),
+                    ir.Constant(vec, ir.Undefined), zeros)
+                new.append(builder.fadd(total, builder.fmul(splat, p[v])))
+            if with_sums:
+                new += [builder.fadd(total, a[r]) for r, total in enumerate(running[len(cells):])]
+            t_next = builder.add(t, number(1))
+            end = builder.block
+            t.add_incoming(number(0), entry)
+            t.add_incoming(t_next, end)
+            for phi, first, value in zip(running, start, new):
+                phi.add_incoming(first, entry)
+                phi.add_incoming(value, end)
+            builder.cbranch(builder.icmp_signed('<', t_next, n), loop, done)
+
+            builder.position_at_end(done)
+            final = []
+            for first, value in zip(start, new):
+                phi = builder.phi(first.type)
+                phi.add_incoming(first, entry)
+                phi.add_incoming(value, end)
+                final.append(phi)
+            for r in range(4):
+                with builder.if_then(real[r]):
+                    for v in range(vectors):
+                        builder.store(final[r * vectors + v], acc_at(r, v), align=8)
+                    if with_sums:
+                        builder.store(final[len(cells) + r], at(sums, row[r]))
+            return context.get_dummy_value()
+        return types.void(*(types.intp,) * 10), codegen
+    return panel
+
+
+_panel_16, _panel_16_sums = _panel(2, False), _panel(2, True)
+_panel_8, _panel_8_sums = _panel(1, False), _panel(1, True)
+_panel_16_by_position, _panel_8_by_position = _panel(2, False, True), _panel(1, False, True)
+
+
+@helper
+def _panels_by_position(acc, acc_stride, A, A_stride, V, V_stride, terms, columns, rows):
+    """acc[r, c] += A[r, t] * V[terms[t], c] for t in turn, over the columns 16 or 8 at a
+    time (addresses and strides as _panel's); returns how many columns it did."""
+    c, at, n = 0, np.intp(terms.ctypes.data), terms.shape[0]
+    while c + 8 <= columns:
+        if c + 16 <= columns:
+            _panel_16_by_position(acc + 8 * c, acc_stride, A, A_stride, V + 8 * c, V_stride,
+                                  at, n, 0, rows)
+            c += 16
+        else:
+            _panel_8_by_position(acc + 8 * c, acc_stride, A, A_stride, V + 8 * c, V_stride,
+                                 at, n, 0, rows)
+            c += 8
+    return c
 
 
 # ----------------------------------------------------------------------------------
