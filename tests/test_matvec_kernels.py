@@ -11,6 +11,8 @@ import math
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tapegrad import MLP, Value, losses, train
 from tapegrad.nn import Layer, Module
@@ -127,3 +129,19 @@ def test_negative_zeros_pass_through_the_relus_as_the_eager_engine_passes_them()
     rng = random.Random(14)
     X = [[rng.uniform(0.1, 2), rng.uniform(0.1, 2)] for _ in range(260)]
     compare(model, X, [rng.choice([-1, 1]) for _ in range(260)])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(hidden=st.lists(st.integers(1, 36), min_size=1, max_size=2),
+       width=st.integers(1, 20), n=st.integers(1, 120),
+       act=st.sampled_from(['relu', 'tanh', 'sigmoid', 'linear']),
+       out_act=st.sampled_from(['linear', 'relu', 'tanh']),
+       seed=st.integers(0, 10**6))
+def test_random_layer_sizes_and_batches_give_the_eager_bits(hidden, width, n, act, out_act, seed):
+    # widths and batches around the loops' 4-row, 8- and 16-column blocks, and their
+    # remainders, on every activation (relus fused into the matvec, the others apart)
+    X = batch(n, width, seed=seed)
+    y = [random.Random(seed + k).choice([-1, 1]) for k in range(n)]
+    compare(lambda: with_zeros(MLP(width, hidden + [1], act=act, out_act=out_act,
+                                   rng=random.Random(seed)), seed=seed + 1), X, y)
