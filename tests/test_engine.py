@@ -222,3 +222,15 @@ def test_sum_of_values_works():
     s = sum(vs)
     s.backward()
     assert s.data == 10.0 and all(v.grad == 1.0 for v in vs)
+
+
+def test_ops_on_ints_set_as_data_make_floats_as_value_does():
+    # a learner's `w.data = 2`: the ops' outputs are floats, as Value(2 * 3) makes one
+    a, b = Value(1.0), Value(1.0)
+    a.data, b.data = 2, 3
+    for out in (a * b, a + b, a - b, a / b, a ** b, a ** 2, (a * -1).relu(), a.exp()):
+        assert type(out.data) is float
+    assert (a * b).data == 6.0
+    a.data = 10 ** 400  # beyond float's range: the same clear error as Value(10 ** 400)
+    with pytest.raises(ValueError, match='too large for a float'):
+        a * b

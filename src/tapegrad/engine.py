@@ -329,8 +329,10 @@ _new = object.__new__
 
 def _node(data, op, a, b=None, arg=None):
     """An op's output: the Value that Value(data, (a, b), op) makes, without the checks
-    Value() makes of what a user passes it (an op's own numbers need none). Half of a
+    Value() makes of what a user passes it (an op's own operands need none). Half of a
     training step is making nodes, and this makes one in half the time."""
+    if type(data) is not float:  # ints a user set as .data (2 * 3 is 6): a float, as Value()
+        data = _as_float(data)
     v = _new(Value)
     v.data, v.grad, v.label, v._op, v._arg, v._a, v._b = data, 0.0, '', op, arg, a, b
     if _watchers:  # a tool is watching some thread (end of this file)
