@@ -295,7 +295,8 @@ def backward_one(code, start, args, karg, needs, v, g, lo, hi):
         if op == LEAF or not needs[out]:
             continue
         if code[n, 4]:  # an L2 penalty's sum of squares (see lower): each slot gets its
-            # two equal terms, as below; the slots are distinct, so in one vector loop
+            # two equal terms in turn, as the loop below gives them to a term a * a; the
+            # slots are distinct, so in one vector loop
             go, first = g[out], args[s + 1]
             for t in range((e - s - 1) // 2):
                 term = go * v[first + t]
@@ -317,11 +318,6 @@ def backward_one(code, start, args, karg, needs, v, g, lo, hi):
                                       args[s + width * (1 + j) + i], args[s + i])
                     if i == 0 and needs[base]:
                         g[base] += go
-                    if a == x:  # a square (an L2 penalty's): both terms at once, in turn
-                        if needs[a]:
-                            term = go * v[a]
-                            g[a] = (g[a] + term) + term
-                        continue
                     if needs[a]:
                         g[a] += go * v[x]
                     if needs[x]:
